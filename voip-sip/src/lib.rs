@@ -1,0 +1,3 @@
+//! SIP for the VoIP SDK.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
