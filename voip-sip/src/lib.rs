@@ -1,3 +1,4 @@
 //! SIP for the VoIP SDK.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+pub mod transport;
