@@ -1,1 +1,213 @@
-fn main() {}
+//! `voip-server`: the reference server. Binds the SIP listeners and the HTTP
+//! endpoint, writes the bound addresses to `DATA_DIR/ports.json`, and runs
+//! until SIGINT or SIGTERM.
+//!
+//! Exit status: 0 after a clean shutdown, 2 for a user error (bad setting,
+//! busy port, unreadable file, unwritable data dir) with one line on stderr
+//! saying what to fix, 1 for an internal error. Logs go to stdout.
+#![forbid(unsafe_code)]
+
+mod config;
+mod error;
+mod http;
+mod sip;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use metrics_exporter_prometheus::PrometheusBuilder;
+use tokio::sync::watch;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Cli, Config};
+use crate::error::Error;
+use crate::sip::driver::{Driver, listener_name};
+
+/// The file, inside the data dir, that lists the bound addresses.
+const PORTS_FILE: &str = "ports.json";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("voip-server: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), Error> {
+    let config = Config::load(cli)?;
+    init_logging(config.log.as_deref())?;
+    prepare_data_dir(&config.data_dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Error::Internal(format!("cannot start the tokio runtime: {error}")))?;
+    runtime.block_on(serve(config))
+}
+
+fn init_logging(filter: Option<&str>) -> Result<(), Error> {
+    let filter = match filter {
+        Some(filter) => EnvFilter::try_new(filter).map_err(|error| {
+            Error::Config(format!(
+                "invalid log filter {filter:?}: {error} (write e.g. info or voip_server=debug with --log or the log key)"
+            ))
+        })?,
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .try_init()
+        .map_err(|error| Error::Internal(format!("cannot set up logging: {error}")))
+}
+
+fn prepare_data_dir(dir: &Path) -> Result<(), Error> {
+    let fail = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::DataDir { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(fail(dir))?;
+    let probe = dir.join(".voip-server-write-test");
+    std::fs::write(&probe, b"").map_err(fail(dir))?;
+    std::fs::remove_file(&probe).map_err(fail(dir))?;
+    Ok(())
+}
+
+/// Writes `{"sip-udp": "127.0.0.1:40123", ...}` atomically (temp + rename),
+/// so a reader never sees half a file.
+fn write_ports(dir: &Path, listeners: &[(&'static str, SocketAddr)]) -> Result<(), Error> {
+    let body: Vec<String> = listeners
+        .iter()
+        .map(|(name, addr)| format!("  \"{name}\": \"{addr}\""))
+        .collect();
+    let text = format!("{{\n{}\n}}\n", body.join(",\n"));
+    let temp = dir.join(format!("{PORTS_FILE}.tmp"));
+    let path = dir.join(PORTS_FILE);
+    let fail = |source| Error::DataDir {
+        path: path.clone(),
+        source,
+    };
+    std::fs::write(&temp, text).map_err(fail)?;
+    std::fs::rename(&temp, &path).map_err(fail)
+}
+
+async fn serve(config: Config) -> Result<(), Error> {
+    let started = Instant::now();
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|error| {
+            Error::Internal(format!("cannot install the metrics recorder: {error}"))
+        })?;
+    let signals = Signals::new()?;
+
+    let driver = Driver::bind(&config).await?;
+    let http_listener = tokio::net::TcpListener::bind(config.http)
+        .await
+        .map_err(|source| Error::Listen {
+            what: "HTTP",
+            flag: "--http",
+            addr: config.http,
+            source,
+        })?;
+    let http_addr = http_listener
+        .local_addr()
+        .map_err(|error| Error::Internal(format!("cannot read the HTTP address: {error}")))?;
+
+    let mut listeners: Vec<(&'static str, SocketAddr)> = driver
+        .listeners()
+        .iter()
+        .map(|(protocol, addr)| (listener_name(*protocol), *addr))
+        .collect();
+    listeners.push(("http", http_addr));
+    for (name, addr) in &listeners {
+        tracing::info!("listening {name} {addr}");
+    }
+    tracing::info!("data dir {}", config.data_dir.display());
+    write_ports(&config.data_dir, &listeners)?;
+
+    let counters = Arc::new(sip::Counters::default());
+    let (stop, stopped) = watch::channel(false);
+    let state = http::AppState {
+        metrics: metrics.clone(),
+        counters: counters.clone(),
+        listeners: Arc::new(listeners),
+        data_dir: config.data_dir.clone(),
+        started,
+    };
+    let mut http_stopped = stopped.clone();
+    let http_task = tokio::spawn(async move {
+        axum::serve(http_listener, http::router(state))
+            .with_graceful_shutdown(async move {
+                let _ = http_stopped.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    let sip_task = tokio::spawn(driver.run(stopped, counters));
+    let upkeep = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            metrics.run_upkeep();
+        }
+    });
+
+    let signal = signals.wait().await;
+    tracing::info!("received {signal}, shutting down");
+    let _ = stop.send(true);
+    upkeep.abort();
+    if let Err(error) = sip_task.await {
+        tracing::warn!(%error, "SIP task ended abnormally");
+    }
+    match http_task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "HTTP server failed"),
+        Err(error) => tracing::warn!(%error, "HTTP task ended abnormally"),
+    }
+    let _ = std::fs::remove_file(config.data_dir.join(PORTS_FILE));
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGINT and SIGTERM, registered before anything listens.
+struct Signals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self, Error> {
+        #[cfg(unix)]
+        {
+            let terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .map_err(|error| Error::Internal(format!("cannot handle SIGTERM: {error}")))?;
+            Ok(Self { terminate })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// The name of the first signal that arrives.
+    async fn wait(mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+}

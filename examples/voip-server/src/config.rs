@@ -1,0 +1,402 @@
+//! Settings: command-line flags win over the TOML file (`--config FILE`), the
+//! file wins over the defaults. Every mistake becomes one [`Error::Config`]
+//! line that names the flag or key and says how to fix it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde::Deserialize;
+
+use crate::error::{Error, io_message};
+
+/// Default SIP address (UDP and TCP).
+pub const DEFAULT_SIP: &str = "0.0.0.0:5060";
+/// Default SIP over WebSocket address.
+pub const DEFAULT_WS: &str = "0.0.0.0:8080";
+/// Default HTTP address (health, metrics, status page).
+pub const DEFAULT_HTTP: &str = "0.0.0.0:3000";
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+
+/// Command-line flags. Addresses are `IP:PORT` (port 0 picks a free port) or
+/// `off` to disable that listener.
+#[derive(Debug, Default, Clone, Parser)]
+#[command(name = "voip-server", version, about = "The VoIP SDK reference server")]
+pub struct Cli {
+    /// TOML file with the same settings (keys use underscores: sip_udp, ...).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// SIP over UDP [default: 0.0.0.0:5060].
+    #[arg(long, value_name = "ADDR")]
+    pub sip_udp: Option<String>,
+    /// SIP over TCP [default: 0.0.0.0:5060].
+    #[arg(long, value_name = "ADDR")]
+    pub sip_tcp: Option<String>,
+    /// SIP over TLS [default: off]; needs --tls-cert and --tls-key.
+    #[arg(long, value_name = "ADDR")]
+    pub sip_tls: Option<String>,
+    /// PEM certificate chain for TLS and WSS.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS and WSS.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// SIP over WebSocket [default: 0.0.0.0:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub sip_ws: Option<String>,
+    /// SIP over secure WebSocket [default: off]; needs --tls-cert and --tls-key.
+    #[arg(long, value_name = "ADDR")]
+    pub sip_wss: Option<String>,
+    /// HTTP: /healthz, /metrics and the status page [default: 0.0.0.0:3000].
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// Data directory, created if missing [default: ./data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `voip_server=debug` [default: RUST_LOG, else info].
+    #[arg(long, value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+/// The TOML file. Unknown keys are an error.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// See [`Cli::sip_udp`].
+    pub sip_udp: Option<String>,
+    /// See [`Cli::sip_tcp`].
+    pub sip_tcp: Option<String>,
+    /// See [`Cli::sip_tls`].
+    pub sip_tls: Option<String>,
+    /// See [`Cli::tls_cert`].
+    pub tls_cert: Option<PathBuf>,
+    /// See [`Cli::tls_key`].
+    pub tls_key: Option<PathBuf>,
+    /// See [`Cli::sip_ws`].
+    pub sip_ws: Option<String>,
+    /// See [`Cli::sip_wss`].
+    pub sip_wss: Option<String>,
+    /// See [`Cli::http`].
+    pub http: Option<String>,
+    /// See [`Cli::data_dir`].
+    pub data_dir: Option<PathBuf>,
+    /// See [`Cli::log`].
+    pub log: Option<String>,
+}
+
+impl FileConfig {
+    /// Parses the file's text; `path` only names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, Error> {
+        toml::from_str(text).map_err(|error| {
+            let line = error
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let message = error.message().replace('\n', " ");
+            let message = message.trim();
+            match line {
+                Some(line) => Error::Config(format!(
+                    "invalid config file {} line {line}: {message} (fix or remove that line)",
+                    path.display()
+                )),
+                None => Error::Config(format!(
+                    "invalid config file {}: {message} (fix the file)",
+                    path.display()
+                )),
+            }
+        })
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+}
+
+/// The resolved settings. `None` listeners are disabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// SIP over UDP.
+    pub sip_udp: Option<SocketAddr>,
+    /// SIP over TCP.
+    pub sip_tcp: Option<SocketAddr>,
+    /// SIP over TLS.
+    pub sip_tls: Option<SocketAddr>,
+    /// SIP over WebSocket.
+    pub sip_ws: Option<SocketAddr>,
+    /// SIP over secure WebSocket.
+    pub sip_wss: Option<SocketAddr>,
+    /// PEM certificate chain (TLS, WSS).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (TLS, WSS).
+    pub tls_key: Option<PathBuf>,
+    /// HTTP.
+    pub http: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Log filter from the flag or file (RUST_LOG applies when neither sets one).
+    pub log: Option<String>,
+}
+
+/// Where a value came from, for error messages.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Flag(&'static str),
+    Key(&'static str, &'a Path),
+    Default,
+}
+
+impl Source<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Self::Flag(flag) => flag.to_string(),
+            Self::Key(key, path) => format!("{key} in {}", path.display()),
+            Self::Default => "the default".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `--config` if given and merges it with the flags.
+    pub fn load(cli: &Cli) -> Result<Self, Error> {
+        match &cli.config {
+            Some(path) => {
+                let file = FileConfig::load(path)?;
+                Self::merge(cli, Some((path, &file)))
+            }
+            None => Self::merge(cli, None),
+        }
+    }
+
+    /// Merges flags over file over defaults and validates the result.
+    pub fn merge(cli: &Cli, file: Option<(&Path, &FileConfig)>) -> Result<Self, Error> {
+        let default_file = FileConfig::default();
+        let (path, fc) = match file {
+            Some((path, fc)) => (path, fc),
+            None => (Path::new(""), &default_file),
+        };
+        macro_rules! addr {
+            ($field:ident, $flag:literal, $key:literal, $default:expr) => {
+                pick_addr(
+                    cli.$field.as_deref(),
+                    fc.$field.as_deref(),
+                    $flag,
+                    $key,
+                    path,
+                    $default,
+                )?
+            };
+        }
+        let sip_udp = addr!(sip_udp, "--sip-udp", "sip_udp", Some(DEFAULT_SIP));
+        let sip_tcp = addr!(sip_tcp, "--sip-tcp", "sip_tcp", Some(DEFAULT_SIP));
+        let sip_tls = addr!(sip_tls, "--sip-tls", "sip_tls", None);
+        let sip_ws = addr!(sip_ws, "--sip-ws", "sip_ws", Some(DEFAULT_WS));
+        let sip_wss = addr!(sip_wss, "--sip-wss", "sip_wss", None);
+        let http = addr!(http, "--http", "http", Some(DEFAULT_HTTP)).ok_or_else(|| {
+            Error::Config(
+                "the HTTP listener cannot be off (give an address with --http ADDR)".to_owned(),
+            )
+        })?;
+        let tls_cert = cli.tls_cert.clone().or_else(|| fc.tls_cert.clone());
+        let tls_key = cli.tls_key.clone().or_else(|| fc.tls_key.clone());
+        let data_dir = cli
+            .data_dir
+            .clone()
+            .or_else(|| fc.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let log = cli.log.clone().or_else(|| fc.log.clone());
+
+        for (on, flag) in [(sip_tls, "--sip-tls"), (sip_wss, "--sip-wss")] {
+            if on.is_none() {
+                continue;
+            }
+            if tls_cert.is_none() || tls_key.is_none() {
+                return Err(Error::Config(format!(
+                    "{flag} needs a certificate and a key (give PEM files with --tls-cert FILE and --tls-key FILE)"
+                )));
+            }
+        }
+        for (file, flag) in [(&tls_cert, "--tls-cert"), (&tls_key, "--tls-key")] {
+            if let Some(file) = file
+                && let Err(error) = std::fs::File::open(file)
+            {
+                return Err(Error::Config(format!(
+                    "cannot read {flag} file {}: {} (give a readable PEM file with {flag} FILE)",
+                    file.display(),
+                    io_message(&error)
+                )));
+            }
+        }
+        Ok(Self {
+            sip_udp,
+            sip_tcp,
+            sip_tls,
+            sip_ws,
+            sip_wss,
+            tls_cert,
+            tls_key,
+            http,
+            data_dir,
+            log,
+        })
+    }
+}
+
+fn pick_addr(
+    flag_value: Option<&str>,
+    file_value: Option<&str>,
+    flag: &'static str,
+    key: &'static str,
+    path: &Path,
+    default: Option<&str>,
+) -> Result<Option<SocketAddr>, Error> {
+    let (value, source) = match (flag_value, file_value, default) {
+        (Some(value), _, _) => (value, Source::Flag(flag)),
+        (None, Some(value), _) => (value, Source::Key(key, path)),
+        (None, None, Some(value)) => (value, Source::Default),
+        (None, None, None) => return Ok(None),
+    };
+    parse_addr(value, source, flag)
+}
+
+fn parse_addr(value: &str, source: Source<'_>, flag: &str) -> Result<Option<SocketAddr>, Error> {
+    let trimmed = value.trim();
+    if trimmed.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    trimmed.parse().map(Some).map_err(|_| {
+        Error::Config(format!(
+            "invalid address for {}: {value:?} is not IP:PORT (write e.g. 0.0.0.0:5060 or [::]:5060, or off to disable {flag})",
+            source.describe()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        let mut all = vec!["voip-server"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).unwrap()
+    }
+
+    fn file(text: &str) -> FileConfig {
+        FileConfig::parse(Path::new("server.toml"), text).unwrap()
+    }
+
+    #[test]
+    fn defaults_follow_the_seed() {
+        let config = Config::merge(&cli(&[]), None).unwrap();
+        assert_eq!(config.sip_udp, Some("0.0.0.0:5060".parse().unwrap()));
+        assert_eq!(config.sip_tcp, Some("0.0.0.0:5060".parse().unwrap()));
+        assert_eq!(config.sip_ws, Some("0.0.0.0:8080".parse().unwrap()));
+        assert_eq!(config.sip_tls, None);
+        assert_eq!(config.sip_wss, None);
+        assert_eq!(config.http, "0.0.0.0:3000".parse().unwrap());
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.log, None);
+    }
+
+    #[test]
+    fn flags_win_over_file_and_file_over_defaults() {
+        let fc = file(
+            "sip_udp = \"127.0.0.1:5070\"\nsip_tcp = \"127.0.0.1:5071\"\nhttp = \"127.0.0.1:3001\"\ndata_dir = \"/tmp/x\"\nlog = \"debug\"\n",
+        );
+        let config = Config::merge(
+            &cli(&["--sip-udp", "127.0.0.1:6000", "--sip-ws", "off"]),
+            Some((Path::new("server.toml"), &fc)),
+        )
+        .unwrap();
+        assert_eq!(config.sip_udp, Some("127.0.0.1:6000".parse().unwrap()));
+        assert_eq!(config.sip_tcp, Some("127.0.0.1:5071".parse().unwrap()));
+        assert_eq!(config.sip_ws, None);
+        assert_eq!(config.http, "127.0.0.1:3001".parse().unwrap());
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(config.log.as_deref(), Some("debug"));
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let error = FileConfig::parse(
+            Path::new("server.toml"),
+            "http = \"127.0.0.1:3000\"\nsip_udpp = \"x\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("server.toml line 2"), "{error}");
+        assert!(error.contains("sip_udpp"), "{error}");
+        assert!(!error.contains('\n'), "{error}");
+    }
+
+    #[test]
+    fn bad_toml_names_the_line() {
+        let error = FileConfig::parse(Path::new("s.toml"), "log = \"info\"\n\nhttp = \n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("invalid config file s.toml line 3:"),
+            "{error}"
+        );
+        assert!(!error.contains('\n'), "{error}");
+    }
+
+    #[test]
+    fn bad_address_names_flag_or_key() {
+        let error = Config::merge(&cli(&["--sip-udp", "localhost"]), None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "invalid address for --sip-udp: \"localhost\" is not IP:PORT (write e.g. 0.0.0.0:5060 or [::]:5060, or off to disable --sip-udp)"
+        );
+        let fc = file("sip_tcp = \"1.2.3.4\"\n");
+        let error = Config::merge(&cli(&[]), Some((Path::new("s.toml"), &fc)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("invalid address for sip_tcp in s.toml:"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn tls_needs_cert_and_key() {
+        let error = Config::merge(&cli(&["--sip-tls", "0.0.0.0:5061"]), None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--tls-cert FILE"), "{error}");
+        let error = Config::merge(
+            &cli(&[
+                "--sip-tls",
+                "0.0.0.0:5061",
+                "--tls-cert",
+                "/nonexistent/cert.pem",
+                "--tls-key",
+                "/nonexistent/key.pem",
+            ]),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.starts_with("cannot read --tls-cert file /nonexistent/cert.pem: no such file"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn missing_config_file_is_a_user_error() {
+        let error = Config::load(&cli(&["--config", "/nonexistent/voip.toml"])).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        assert_eq!(
+            error.to_string(),
+            "cannot read config file /nonexistent/voip.toml: no such file or directory (check the path given to --config)"
+        );
+    }
+}

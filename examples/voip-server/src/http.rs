@@ -1,0 +1,88 @@
+//! HTTP: `GET /healthz`, `GET /metrics` (Prometheus text) and `GET /` (a
+//! small HTML status page).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::sip::Counters;
+
+/// What the handlers read.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Renders the Prometheus text.
+    pub metrics: PrometheusHandle,
+    /// SIP message counters.
+    pub counters: Arc<Counters>,
+    /// Every listener: (name, bound address).
+    pub listeners: Arc<Vec<(&'static str, SocketAddr)>>,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// When the server started.
+    pub started: Instant,
+}
+
+/// The HTTP routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(status))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
+
+async fn status(State(state): State<AppState>) -> Html<String> {
+    Html(status_page(&state))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn status_page(state: &AppState) -> String {
+    let (received, sent, send_errors) = state.counters.snapshot();
+    let mut page = String::new();
+    let _ = write!(
+        page,
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>voip-server</title></head><body>\n\
+         <h1>voip-server {}</h1>\n<p>up {} s; data dir <code>{}</code></p>\n<h2>Listeners</h2>\n<ul>\n",
+        env!("CARGO_PKG_VERSION"),
+        state.started.elapsed().as_secs(),
+        escape(&state.data_dir.display().to_string()),
+    );
+    for (name, addr) in state.listeners.iter() {
+        let _ = writeln!(page, "<li>{name} <code>{addr}</code></li>");
+    }
+    let _ = write!(
+        page,
+        "</ul>\n<h2>SIP counters</h2>\n<table>\n<tr><td>messages received</td><td>{received}</td></tr>\n\
+         <tr><td>messages sent</td><td>{sent}</td></tr>\n<tr><td>send errors</td><td>{send_errors}</td></tr>\n\
+         </table>\n<p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a></p>\n</body></html>\n"
+    );
+    page
+}
