@@ -152,15 +152,18 @@ impl TransportConfig {
     }
 
     /// The largest message on any transport (default 65 535 bytes). Also sets
-    /// the stream framing's message limit, and grows its buffer limit to fit.
+    /// the stream framing's message limit, caps its header limit to it, and
+    /// grows its buffer limit to fit.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
         let buffered = self
             .framing
             .max_buffered_bytes()
             .max(bytes.saturating_mul(2));
+        let header = self.framing.max_header_bytes().min(bytes);
         self.framing = self
             .framing
+            .with_max_header_bytes(header)
             .with_max_message_bytes(bytes)
             .with_max_buffered_bytes(buffered);
         self

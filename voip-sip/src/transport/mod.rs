@@ -6,6 +6,10 @@
 
 mod config;
 mod framing;
+#[cfg(feature = "tokio")]
+mod tokio;
 
+#[cfg(feature = "tokio")]
+pub use self::tokio::{ProtocolStats, TransportError, TransportStats, Transports};
 pub use config::TransportConfig;
 pub use framing::{Framed, FramingError, FramingLimits, StreamFramer};
