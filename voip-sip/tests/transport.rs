@@ -401,3 +401,78 @@ async fn websocket_with_sip_subprotocol() {
         .unwrap();
     assert_eq!(reply.into_data(), Bytes::from_static(OK));
 }
+
+#[tokio::test]
+async fn trickled_message_times_out() {
+    let config = TransportConfig::default()
+        .tcp(loopback())
+        .message_timeout(Duration::from_millis(200));
+    let (t, mut rx) = start(config).await;
+    let server = t.local_addr(TransportProtocol::Tcp).unwrap();
+    let mut good = TcpStream::connect(server).await.unwrap();
+    let mut slow = TcpStream::connect(server).await.unwrap();
+    slow.write_all(&OPTIONS[..40]).await.unwrap();
+    closed(&mut slow).await;
+    assert_eq!(t.stats().protocol(TransportProtocol::Tcp).idle_closes, 1);
+    round_trip(&mut good, &mut rx, &t).await;
+}
+
+#[tokio::test]
+async fn secure_websocket_with_sip_subprotocol() {
+    let (cert, key, der) = identity("wss");
+    let config = TransportConfig::default()
+        .wss(loopback())
+        .tls_identity(cert, key)
+        .max_message_size(1024);
+    let (t, mut rx) = start(config).await;
+    let server = t.local_addr(TransportProtocol::Wss).unwrap();
+
+    let connect = || async {
+        let tcp = TcpStream::connect(server).await.unwrap();
+        let connector = TlsConnector::from(client_config(der.clone()));
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = timeout(DEADLINE, connector.connect(name, tcp))
+            .await
+            .unwrap()
+            .unwrap();
+        let mut request = "wss://localhost/".into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
+        let (ws, _) = timeout(DEADLINE, tokio_tungstenite::client_async(request, tls))
+            .await
+            .unwrap()
+            .unwrap();
+        ws
+    };
+    let mut ws = connect().await;
+    ws.send(Message::binary(Bytes::from_static(OPTIONS)))
+        .await
+        .unwrap();
+    let received = next(&mut rx).await;
+    assert_eq!(received.protocol, TransportProtocol::Wss);
+    assert_eq!(&received.contents[..], OPTIONS);
+    t.send(Transmit::reply_to(&received, Bytes::from_static(OK)))
+        .await
+        .unwrap();
+    let reply = timeout(DEADLINE, ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.into_data(), Bytes::from_static(OK));
+
+    // A message over the size limit closes that connection only.
+    let mut big = connect().await;
+    let _ = big.send(Message::binary(vec![b'x'; 4096])).await;
+    timeout(DEADLINE, async {
+        while let Some(Ok(_)) = big.next().await {}
+    })
+    .await
+    .unwrap();
+    assert_eq!(t.stats().protocol(TransportProtocol::Wss).oversize_drops, 1);
+    ws.send(Message::binary(Bytes::from_static(OPTIONS)))
+        .await
+        .unwrap();
+    assert_eq!(&next(&mut rx).await.contents[..], OPTIONS);
+}
