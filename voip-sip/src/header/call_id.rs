@@ -1,0 +1,43 @@
+//! `Call-ID` (RFC 3261 §20.8).
+
+use bytes::{Bytes, BytesMut};
+
+use super::{HeaderError, TypedHeader};
+use crate::message::{HeaderName, Known};
+
+/// A call identifier: `word ["@" word]`, compared byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CallId(pub Bytes);
+
+impl TypedHeader for CallId {
+    const NAME: HeaderName = HeaderName::Known(Known::CallId);
+
+    fn parse(raw: &Bytes) -> Result<Self, HeaderError> {
+        let b = raw.trim_ascii();
+        if b.is_empty() || b.iter().any(|c| *c <= b' ' || *c == 0x7f) {
+            return Err(HeaderError::Invalid("Call-ID"));
+        }
+        Ok(Self(raw.slice_ref(b)))
+    }
+
+    fn write_to(&self, out: &mut BytesMut) {
+        out.extend_from_slice(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words() {
+        assert!(
+            CallId::parse(&Bytes::from_static(
+                b"intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{"
+            ))
+            .is_ok()
+        );
+        assert!(CallId::parse(&Bytes::from_static(b"a b")).is_err());
+        assert!(CallId::parse(&Bytes::from_static(b"")).is_err());
+    }
+}

@@ -1,0 +1,303 @@
+//! `name-addr` / `addr-spec` headers: From, To, Contact, Route, Record-Route,
+//! Path, Refer-To, Referred-By, P-Asserted-Identity.
+
+use std::ops::{Deref, DerefMut};
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::scan::{is_token_char, is_ws, parse_params, skip_quoted, trim};
+use super::{HeaderError, TypedHeader};
+use crate::message::{HeaderName, Known};
+use crate::uri::{Params, Uri};
+
+/// An address with an optional display name and header parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NameAddr {
+    /// The display name as received: the inside of a quoted string (escapes
+    /// kept) or the tokens of an unquoted one.
+    pub display_name: Option<Bytes>,
+    /// The address.
+    pub uri: Uri,
+    /// Header parameters after the address (`;tag=`, `;expires=`, ...).
+    pub params: Params,
+}
+
+impl NameAddr {
+    /// An address without display name or parameters.
+    pub fn new(uri: Uri) -> Self {
+        Self {
+            display_name: None,
+            uri,
+            params: Params::new(),
+        }
+    }
+
+    /// Parses `[display-name] <uri> *(;param)` or `addr-spec *(;param)`.
+    pub fn parse(raw: &Bytes, what: &'static str) -> Result<Self, HeaderError> {
+        let b = &raw[..];
+        let (mut pos, end) = trim(b, 0, b.len());
+        if pos == end {
+            return Err(HeaderError::Invalid(what));
+        }
+        let mut display_name = None;
+        let uri_start;
+        let uri_end;
+        if b[pos] == b'"' {
+            let close = skip_quoted(b, pos).ok_or(HeaderError::Invalid(what))?;
+            display_name = Some(raw.slice(pos + 1..close - 1));
+            pos = close;
+            while pos < end && is_ws(b[pos]) {
+                pos += 1;
+            }
+            if b.get(pos) != Some(&b'<') {
+                return Err(HeaderError::Invalid(what));
+            }
+        } else if let Some(lt) = memchr::memchr(b'<', &b[pos..end]).map(|i| pos + i) {
+            let (ds, de) = trim(b, pos, lt);
+            if de > ds {
+                if !b[ds..de].iter().all(|c| is_token_char(*c) || is_ws(*c)) {
+                    return Err(HeaderError::Invalid(what));
+                }
+                display_name = Some(raw.slice(ds..de));
+            }
+            pos = lt;
+        }
+        if b.get(pos) == Some(&b'<') {
+            let gt = memchr::memchr(b'>', &b[pos..end])
+                .map(|i| pos + i)
+                .ok_or(HeaderError::Invalid(what))?;
+            uri_start = pos + 1;
+            uri_end = gt;
+            pos = gt + 1;
+        } else {
+            // addr-spec: the URI ends at the first ';' or whitespace and may
+            // not hold ',' or '?' (RFC 3261 §20, RFC 4475 §3.1.2.17).
+            uri_start = pos;
+            let e = b[pos..end]
+                .iter()
+                .position(|c| *c == b';' || is_ws(*c))
+                .map_or(end, |i| pos + i);
+            if b[pos..e].iter().any(|c| matches!(c, b',' | b'?')) {
+                return Err(HeaderError::Invalid(what));
+            }
+            uri_end = e;
+            pos = e;
+        }
+        let uri = Uri::parse(&raw.slice(uri_start..uri_end))?;
+        let params = parse_params(&raw.slice(..end), pos, what)?;
+        Ok(Self {
+            display_name,
+            uri,
+            params,
+        })
+    }
+
+    /// The `tag` parameter.
+    pub fn tag(&self) -> Option<&[u8]> {
+        self.params.value("tag")
+    }
+
+    /// Sets the `tag` parameter.
+    pub fn set_tag(&mut self, tag: impl Into<Bytes>) {
+        self.params.set("tag", Some(tag.into()));
+    }
+
+    /// Writes `"display" <uri>;params`.
+    pub fn write_to(&self, out: &mut BytesMut) {
+        if let Some(d) = &self.display_name {
+            out.put_u8(b'"');
+            out.extend_from_slice(d);
+            out.extend_from_slice(b"\" ");
+        }
+        out.put_u8(b'<');
+        self.uri.write_to(out);
+        out.put_u8(b'>');
+        self.params.write_to(out);
+    }
+}
+
+macro_rules! name_addr_header {
+    ($(#[$doc:meta])* $ty:ident, $known:ident, $list:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $ty(pub NameAddr);
+
+        impl TypedHeader for $ty {
+            const NAME: HeaderName = HeaderName::Known(Known::$known);
+            const LIST: bool = $list;
+
+            fn parse(value: &Bytes) -> Result<Self, HeaderError> {
+                NameAddr::parse(value, Known::$known.as_str()).map(Self)
+            }
+
+            fn write_to(&self, out: &mut BytesMut) {
+                self.0.write_to(out)
+            }
+        }
+
+        impl Deref for $ty {
+            type Target = NameAddr;
+
+            fn deref(&self) -> &NameAddr {
+                &self.0
+            }
+        }
+
+        impl DerefMut for $ty {
+            fn deref_mut(&mut self) -> &mut NameAddr {
+                &mut self.0
+            }
+        }
+    };
+}
+
+name_addr_header!(
+    /// `From` (RFC 3261 §20.20).
+    From, From, false
+);
+name_addr_header!(
+    /// `To` (RFC 3261 §20.39).
+    To, To, false
+);
+name_addr_header!(
+    /// One `Route` entry (RFC 3261 §20.34).
+    Route, Route, true
+);
+name_addr_header!(
+    /// One `Record-Route` entry (RFC 3261 §20.30).
+    RecordRoute, RecordRoute, true
+);
+name_addr_header!(
+    /// One `Path` entry (RFC 3327).
+    Path, Path, true
+);
+name_addr_header!(
+    /// `Refer-To` (RFC 3515).
+    ReferTo, ReferTo, false
+);
+name_addr_header!(
+    /// `Referred-By` (RFC 3892).
+    ReferredBy, ReferredBy, false
+);
+name_addr_header!(
+    /// One `P-Asserted-Identity` entry (RFC 3325).
+    PAssertedIdentity, PAssertedIdentity, true
+);
+
+/// One `Contact` entry (RFC 3261 §20.10): an address, or `*` in a REGISTER
+/// that removes all bindings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Contact {
+    /// `Contact: *`.
+    Wildcard,
+    /// An address with parameters (`expires`, `q`, `+sip.instance`, `reg-id`).
+    Address(NameAddr),
+}
+
+impl Contact {
+    /// The address, unless this is the wildcard.
+    pub fn address(&self) -> Option<&NameAddr> {
+        match self {
+            Self::Wildcard => None,
+            Self::Address(a) => Some(a),
+        }
+    }
+
+    /// The `expires` parameter in seconds.
+    pub fn expires(&self) -> Option<u32> {
+        let v = self.address()?.params.value("expires")?;
+        std::str::from_utf8(v).ok()?.parse().ok()
+    }
+
+    /// The `q` parameter, in thousandths (q=0.5 gives 500).
+    pub fn q(&self) -> Option<u16> {
+        let v = std::str::from_utf8(self.address()?.params.value("q")?).ok()?;
+        let q: f32 = v.parse().ok()?;
+        (0.0..=1.0)
+            .contains(&q)
+            .then(|| (q * 1000.0).round() as u16)
+    }
+}
+
+impl TypedHeader for Contact {
+    const NAME: HeaderName = HeaderName::Known(Known::Contact);
+    const LIST: bool = true;
+
+    fn parse(value: &Bytes) -> Result<Self, HeaderError> {
+        if value.trim_ascii() == b"*" {
+            return Ok(Self::Wildcard);
+        }
+        NameAddr::parse(value, "Contact").map(Self::Address)
+    }
+
+    fn write_to(&self, out: &mut BytesMut) {
+        match self {
+            Self::Wildcard => out.put_u8(b'*'),
+            Self::Address(a) => a.write_to(out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::uri::Host;
+
+    fn na(s: &'static str) -> Result<NameAddr, HeaderError> {
+        NameAddr::parse(&Bytes::from_static(s.as_bytes()), "t")
+    }
+
+    #[test]
+    fn forms() {
+        let a = na("\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>  ;  tag = 98asjd8")
+            .unwrap();
+        assert_eq!(
+            a.display_name.as_deref(),
+            Some(&b"J Rosenberg \\\\\\\""[..])
+        );
+        assert_eq!(a.tag(), Some(&b"98asjd8"[..]));
+        let a = na("caller<sip:caller@example.com>;tag=323").unwrap();
+        assert_eq!(a.display_name.as_deref(), Some(&b"caller"[..]));
+        let a = na("sip:+19725552222@gw1.example.net;unknownparam").unwrap();
+        assert!(a.params.contains("unknownparam"));
+        assert!(a.uri.as_sip().unwrap().params.is_empty());
+        let a = na("<sip:user@example.com?Route=%3Csip:sip.example.com%3E>").unwrap();
+        assert!(a.uri.as_sip().unwrap().headers.is_some());
+        let a = na("isbn:2983792873").unwrap();
+        assert!(matches!(a.uri, Uri::Other { .. }));
+        let a = na("\"Caller\" <sip:caller@[2001:db8::1]>").unwrap();
+        assert!(matches!(a.uri.as_sip().unwrap().host, Host::V6(_)));
+    }
+
+    #[test]
+    fn rfc4475_invalid_forms() {
+        assert!(na("\"Mr. J. User <sip:j.user@example.com>").is_err()); // quotbal
+        assert!(na("Bell, Alexander <sip:a.g.bell@example.com>;tag=43").is_err()); // baddn
+        assert!(na("\"Watson, Thomas\" < sip:t.watson@example.org >").is_err()); // badaspec
+        assert!(na("sip:user@example.com?Route=%3Csip:sip.example.com%3E").is_err()); // regbadct
+        assert!(na("\"Joe\" <sip:joe@example.org>;;;;").is_err()); // badinv01
+        assert!(na("").is_err());
+    }
+
+    #[test]
+    fn contact_params() {
+        let c = Contact::parse(&Bytes::from_static(b"<sip:a@b>;expires=60;q=0.7")).unwrap();
+        assert_eq!(c.expires(), Some(60));
+        assert_eq!(c.q(), Some(700));
+        assert_eq!(
+            Contact::parse(&Bytes::from_static(b" * ")).unwrap(),
+            Contact::Wildcard
+        );
+    }
+
+    #[test]
+    fn print_round_trip() {
+        let a = na("token1 token2 <sip:a@b;lr>;p=\"x y\"").unwrap();
+        let printed = From(a.clone()).to_bytes();
+        assert_eq!(na_owned(printed), a);
+    }
+
+    fn na_owned(b: Bytes) -> NameAddr {
+        NameAddr::parse(&b, "t").unwrap()
+    }
+}

@@ -1,0 +1,212 @@
+//! Shared lexical helpers for header values (RFC 3261 §25.1).
+
+use bytes::Bytes;
+
+use super::HeaderError;
+use crate::uri::{Param, Params};
+
+/// `token` characters.
+pub(crate) fn is_token_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+}
+
+pub(crate) fn is_ws(c: u8) -> bool {
+    c == b' ' || c == b'\t'
+}
+
+/// Given `b[start] == b'"'`, returns the index just past the closing quote.
+pub(crate) fn skip_quoted(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                // quoted-pair: any octet but CR and LF
+                match b.get(i + 1) {
+                    Some(b'\r' | b'\n') | None => return None,
+                    Some(_) => i += 2,
+                }
+            }
+            b'"' => return Some(i + 1),
+            b'\r' | b'\n' => return None,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Splits a list value at top-level commas (outside quotes and `<>`),
+/// trimming each item. An empty value yields nothing; empty items are
+/// yielded (and fail to parse).
+pub(crate) fn split_list(value: &Bytes) -> ListItems<'_> {
+    ListItems {
+        value,
+        pos: 0,
+        done: value.iter().all(|c| is_ws(*c)),
+    }
+}
+
+/// The items of a comma-separated header value.
+#[derive(Debug)]
+pub(crate) struct ListItems<'a> {
+    value: &'a Bytes,
+    pos: usize,
+    done: bool,
+}
+
+impl Iterator for ListItems<'_> {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        if self.done {
+            return None;
+        }
+        let b = &self.value[..];
+        let start = self.pos;
+        let mut i = start;
+        let mut angle = false;
+        while i < b.len() {
+            match b[i] {
+                b'"' if !angle => match skip_quoted(b, i) {
+                    Some(end) => {
+                        i = end;
+                        continue;
+                    }
+                    None => {
+                        i = b.len();
+                        break;
+                    }
+                },
+                b'<' => angle = true,
+                b'>' => angle = false,
+                b',' if !angle => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        if i >= b.len() {
+            self.done = true;
+        }
+        self.pos = i + 1;
+        let (s, e) = trim(b, start, i.min(b.len()));
+        Some(self.value.slice(s..e))
+    }
+}
+
+/// Trims whitespace from `b[s..e]`, returning the new bounds.
+pub(crate) fn trim(b: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
+    while s < e && is_ws(b[s]) {
+        s += 1;
+    }
+    while e > s && is_ws(b[e - 1]) {
+        e -= 1;
+    }
+    (s, e)
+}
+
+/// Parses `*( SEMI generic-param )` from `pos` to the end of `raw`, with
+/// optional whitespace around `;` and `=`. Values are tokens, hosts
+/// (including IPv6 with or without brackets) or quoted strings, kept raw.
+pub(crate) fn parse_params(
+    raw: &Bytes,
+    mut pos: usize,
+    what: &'static str,
+) -> Result<Params, HeaderError> {
+    let b = &raw[..];
+    let mut params = Params::new();
+    loop {
+        while pos < b.len() && is_ws(b[pos]) {
+            pos += 1;
+        }
+        if pos >= b.len() {
+            return Ok(params);
+        }
+        if b[pos] != b';' {
+            return Err(HeaderError::Invalid(what));
+        }
+        pos += 1;
+        while pos < b.len() && is_ws(b[pos]) {
+            pos += 1;
+        }
+        let ns = pos;
+        while pos < b.len() && is_token_char(b[pos]) {
+            pos += 1;
+        }
+        if pos == ns {
+            return Err(HeaderError::Invalid(what));
+        }
+        let name = raw.slice(ns..pos);
+        let mut look = pos;
+        while look < b.len() && is_ws(b[look]) {
+            look += 1;
+        }
+        let mut value = None;
+        if b.get(look) == Some(&b'=') {
+            pos = look + 1;
+            while pos < b.len() && is_ws(b[pos]) {
+                pos += 1;
+            }
+            let vs = pos;
+            if b.get(pos) == Some(&b'"') {
+                pos = skip_quoted(b, pos).ok_or(HeaderError::Invalid(what))?;
+            } else {
+                while pos < b.len()
+                    && (is_token_char(b[pos]) || matches!(b[pos], b':' | b'[' | b']' | b'/' | b'@'))
+                {
+                    pos += 1;
+                }
+            }
+            if pos == vs {
+                return Err(HeaderError::Invalid(what));
+            }
+            value = Some(raw.slice(vs..pos));
+        }
+        params.push(Param { name, value });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(s: &'static str) -> Vec<String> {
+        split_list(&Bytes::from_static(s.as_bytes()))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn list_splitting() {
+        assert_eq!(items("a, b ,c"), ["a", "b", "c"]);
+        assert_eq!(
+            items("\"x,y\" <sip:a,b@c>;p=1, d"),
+            ["\"x,y\" <sip:a,b@c>;p=1", "d"]
+        );
+        assert_eq!(items("  "), Vec::<String>::new());
+        assert_eq!(items("a,,"), ["a", "", ""]);
+    }
+
+    #[test]
+    fn params_with_spaces_quotes_and_colons() {
+        let raw =
+            Bytes::from_static(b" ;   tag    = 19n ; received=2001:db8::9:255;rport; x=\"a;b\"");
+        let p = parse_params(&raw, 0, "test").unwrap();
+        assert_eq!(p.value("tag"), Some(&b"19n"[..]));
+        assert_eq!(p.value("received"), Some(&b"2001:db8::9:255"[..]));
+        assert_eq!(p.get("rport"), Some(None));
+        assert_eq!(p.value("x"), Some(&b"a;b"[..]));
+        assert!(parse_params(&Bytes::from_static(b";;"), 0, "t").is_err());
+        assert!(parse_params(&Bytes::from_static(b";a="), 0, "t").is_err());
+        assert!(parse_params(&Bytes::from_static(b";a=\"open"), 0, "t").is_err());
+    }
+
+    #[test]
+    fn quoted_pairs() {
+        assert_eq!(skip_quoted(b"\"a\\\"b\" x", 0), Some(6));
+        assert_eq!(skip_quoted(b"\"open", 0), None);
+        assert_eq!(skip_quoted(b"\"\\\x00\"", 0), Some(4));
+    }
+}

@@ -1,0 +1,454 @@
+//! Header names and the ordered header list of a message.
+//!
+//! Values are kept raw (zero-copy slices of the received buffer, trimmed,
+//! with line folding replaced by a single space). Typed access parses a value
+//! on demand through [`TypedHeader`](crate::header::TypedHeader).
+
+use std::fmt;
+
+use bytes::Bytes;
+
+use std::marker::PhantomData;
+
+use crate::header::{HeaderError, ListItems, TypedHeader, split_list};
+
+macro_rules! known_headers {
+    ($($variant:ident => $canonical:literal, $lower:literal $(, $compact:literal)?;)*) => {
+        /// Header names the stack knows, with their RFC 3261 compact forms.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Known {
+            $(
+                #[doc = concat!("`", $canonical, "`")]
+                $variant,
+            )*
+        }
+
+        impl Known {
+            /// The canonical spelling, used when printing.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $canonical,)*
+                }
+            }
+
+            /// The compact form (RFC 3261 §7.3.3), if the header has one.
+            pub const fn compact(self) -> Option<u8> {
+                match self {
+                    $(Self::$variant => known_headers!(@compact $($compact)?),)*
+                }
+            }
+
+            fn from_lowercase(name: &[u8]) -> Option<Self> {
+                match name {
+                    $($lower => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+
+            fn from_compact(c: u8) -> Option<Self> {
+                $(
+                    $(if c == $compact { return Some(Self::$variant); })?
+                )*
+                None
+            }
+        }
+    };
+    (@compact $c:literal) => { Some($c) };
+    (@compact) => { None };
+}
+
+known_headers! {
+    Accept => "Accept", b"accept";
+    AcceptEncoding => "Accept-Encoding", b"accept-encoding";
+    AcceptLanguage => "Accept-Language", b"accept-language";
+    AlertInfo => "Alert-Info", b"alert-info";
+    Allow => "Allow", b"allow";
+    AllowEvents => "Allow-Events", b"allow-events", b'u';
+    AuthenticationInfo => "Authentication-Info", b"authentication-info";
+    Authorization => "Authorization", b"authorization";
+    CallId => "Call-ID", b"call-id", b'i';
+    CallInfo => "Call-Info", b"call-info";
+    Contact => "Contact", b"contact", b'm';
+    ContentDisposition => "Content-Disposition", b"content-disposition";
+    ContentEncoding => "Content-Encoding", b"content-encoding", b'e';
+    ContentLanguage => "Content-Language", b"content-language";
+    ContentLength => "Content-Length", b"content-length", b'l';
+    ContentType => "Content-Type", b"content-type", b'c';
+    CSeq => "CSeq", b"cseq";
+    Date => "Date", b"date";
+    ErrorInfo => "Error-Info", b"error-info";
+    Event => "Event", b"event", b'o';
+    Expires => "Expires", b"expires";
+    From => "From", b"from", b'f';
+    Identity => "Identity", b"identity", b'y';
+    InReplyTo => "In-Reply-To", b"in-reply-to";
+    MaxForwards => "Max-Forwards", b"max-forwards";
+    MimeVersion => "MIME-Version", b"mime-version";
+    MinExpires => "Min-Expires", b"min-expires";
+    MinSe => "Min-SE", b"min-se";
+    Organization => "Organization", b"organization";
+    PAssertedIdentity => "P-Asserted-Identity", b"p-asserted-identity";
+    PPreferredIdentity => "P-Preferred-Identity", b"p-preferred-identity";
+    Path => "Path", b"path";
+    Priority => "Priority", b"priority";
+    ProxyAuthenticate => "Proxy-Authenticate", b"proxy-authenticate";
+    ProxyAuthorization => "Proxy-Authorization", b"proxy-authorization";
+    ProxyRequire => "Proxy-Require", b"proxy-require";
+    RAck => "RAck", b"rack";
+    Reason => "Reason", b"reason";
+    RecordRoute => "Record-Route", b"record-route";
+    ReferTo => "Refer-To", b"refer-to", b'r';
+    ReferredBy => "Referred-By", b"referred-by", b'b';
+    Replaces => "Replaces", b"replaces";
+    ReplyTo => "Reply-To", b"reply-to";
+    Require => "Require", b"require";
+    RetryAfter => "Retry-After", b"retry-after";
+    Route => "Route", b"route";
+    RSeq => "RSeq", b"rseq";
+    Server => "Server", b"server";
+    SessionExpires => "Session-Expires", b"session-expires", b'x';
+    Subject => "Subject", b"subject", b's';
+    SubscriptionState => "Subscription-State", b"subscription-state";
+    Supported => "Supported", b"supported", b'k';
+    Timestamp => "Timestamp", b"timestamp";
+    To => "To", b"to", b't';
+    Unsupported => "Unsupported", b"unsupported";
+    UserAgent => "User-Agent", b"user-agent";
+    Via => "Via", b"via", b'v';
+    Warning => "Warning", b"warning";
+    WwwAuthenticate => "WWW-Authenticate", b"www-authenticate";
+}
+
+/// A header name: one the stack knows (matched case-insensitively, compact
+/// forms included) or any other token, kept as received.
+#[derive(Clone)]
+pub enum HeaderName {
+    /// A header the stack knows.
+    Known(Known),
+    /// Any other header; compared case-insensitively.
+    Other(Bytes),
+}
+
+impl HeaderName {
+    /// A name for a header the stack does not know (e.g. `X-Account`).
+    pub const fn custom(name: &'static str) -> Self {
+        Self::Other(Bytes::from_static(name.as_bytes()))
+    }
+
+    /// Classifies a header name token.
+    pub fn from_bytes(name: Bytes) -> Self {
+        match Self::lookup(&name) {
+            Some(k) => Self::Known(k),
+            None => Self::Other(name),
+        }
+    }
+
+    fn lookup(name: &[u8]) -> Option<Known> {
+        match name.len() {
+            0 => None,
+            1 => Known::from_compact(name[0].to_ascii_lowercase()),
+            n if n <= 32 => {
+                let mut buf = [0u8; 32];
+                for (d, s) in buf.iter_mut().zip(name) {
+                    *d = s.to_ascii_lowercase();
+                }
+                Known::from_lowercase(&buf[..n])
+            }
+            _ => None,
+        }
+    }
+
+    /// The spelling used when printing.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Known(k) => k.as_str().as_bytes(),
+            Self::Other(b) => b,
+        }
+    }
+
+    /// The known header, if it is one.
+    pub fn known(&self) -> Option<Known> {
+        match self {
+            Self::Known(k) => Some(*k),
+            Self::Other(_) => None,
+        }
+    }
+}
+
+impl From<Known> for HeaderName {
+    fn from(k: Known) -> Self {
+        Self::Known(k)
+    }
+}
+
+impl PartialEq for HeaderName {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Known(a), Self::Known(b)) => a == b,
+            (Self::Other(a), Self::Other(b)) => a.eq_ignore_ascii_case(b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for HeaderName {}
+
+impl fmt::Debug for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+/// One header line: a name and its raw value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The name.
+    pub name: HeaderName,
+    /// The raw value, trimmed, folding replaced by a space.
+    pub value: Bytes,
+}
+
+/// The headers of a message, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    entries: Vec<Header>,
+}
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// No headers, with room for `n`.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            entries: Vec::with_capacity(n),
+        }
+    }
+
+    /// Number of header lines.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// All header lines in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Header> {
+        self.entries.iter()
+    }
+
+    /// The first raw value of `name`.
+    pub fn get(&self, name: &HeaderName) -> Option<&Bytes> {
+        self.entries
+            .iter()
+            .find(|h| &h.name == name)
+            .map(|h| &h.value)
+    }
+
+    /// Every raw value of `name`, one per header line.
+    pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a Bytes> + 'a {
+        self.entries
+            .iter()
+            .filter(move |h| &h.name == name)
+            .map(|h| &h.value)
+    }
+
+    /// How many header lines carry `name`.
+    pub fn count(&self, name: &HeaderName) -> usize {
+        self.entries.iter().filter(|h| &h.name == name).count()
+    }
+
+    /// Whether a header line carries `name`.
+    pub fn contains(&self, name: &HeaderName) -> bool {
+        self.entries.iter().any(|h| &h.name == name)
+    }
+
+    /// The first value of a typed header (the first element of a list
+    /// header), or `None` when absent.
+    pub fn typed<H: TypedHeader>(&self) -> Option<Result<H, HeaderError>> {
+        let raw = self.get(&H::NAME)?;
+        if H::LIST {
+            split_list(raw).next().map(|item| H::parse(&item))
+        } else {
+            Some(H::parse(raw))
+        }
+    }
+
+    /// Every value of a typed header, list headers split at their commas.
+    pub fn typed_all<H: TypedHeader>(&self) -> TypedValues<'_, H> {
+        TypedValues {
+            lines: self.entries.iter(),
+            items: None,
+            _header: PhantomData,
+        }
+    }
+
+    /// Appends a raw header line.
+    pub fn push(&mut self, name: impl Into<HeaderName>, value: impl Into<Bytes>) {
+        self.entries.push(Header {
+            name: name.into(),
+            value: value.into(),
+        });
+    }
+
+    /// Appends a typed header.
+    pub fn push_typed<H: TypedHeader>(&mut self, header: &H) {
+        self.push(H::NAME, header.to_bytes());
+    }
+
+    /// Inserts a typed header before every other line (a new top Via).
+    pub fn prepend_typed<H: TypedHeader>(&mut self, header: &H) {
+        self.entries.insert(
+            0,
+            Header {
+                name: H::NAME,
+                value: header.to_bytes(),
+            },
+        );
+    }
+
+    /// Replaces every line of `H` with one line holding `header`, at the
+    /// position of the first one (or at the end).
+    pub fn set_typed<H: TypedHeader>(&mut self, header: &H) {
+        self.set(H::NAME, header.to_bytes());
+    }
+
+    /// Replaces every line of `name` with one line holding `value`.
+    pub fn set(&mut self, name: HeaderName, value: impl Into<Bytes>) {
+        let value = value.into();
+        match self.entries.iter().position(|h| h.name == name) {
+            Some(pos) => {
+                self.entries[pos].value = value;
+                let mut i = 0;
+                self.entries.retain(|h| {
+                    let keep = i <= pos || h.name != name;
+                    i += 1;
+                    keep
+                });
+            }
+            None => self.entries.push(Header { name, value }),
+        }
+    }
+
+    /// Removes every line of `name`; returns how many were removed.
+    pub fn remove(&mut self, name: &HeaderName) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|h| &h.name != name);
+        before - self.entries.len()
+    }
+
+    /// Removes and returns the first line of `name`.
+    pub fn remove_first(&mut self, name: &HeaderName) -> Option<Header> {
+        let pos = self.entries.iter().position(|h| &h.name == name)?;
+        Some(self.entries.remove(pos))
+    }
+
+    /// Mutable access to the first line of `name`.
+    pub fn first_mut(&mut self, name: &HeaderName) -> Option<&mut Header> {
+        self.entries.iter_mut().find(|h| &h.name == name)
+    }
+
+    pub(crate) fn push_header(&mut self, header: Header) {
+        self.entries.push(header);
+    }
+}
+
+/// The values of one typed header across all its lines, from
+/// [`Headers::typed_all`].
+#[derive(Debug)]
+pub struct TypedValues<'a, H> {
+    lines: std::slice::Iter<'a, Header>,
+    items: Option<ListItems<'a>>,
+    _header: PhantomData<fn() -> H>,
+}
+
+impl<H: TypedHeader> Iterator for TypedValues<'_, H> {
+    type Item = Result<H, HeaderError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(items) = &mut self.items {
+                if let Some(item) = items.next() {
+                    return Some(H::parse(&item));
+                }
+                self.items = None;
+            }
+            let line = self.lines.by_ref().find(|h| h.name == H::NAME)?;
+            if H::LIST {
+                self.items = Some(split_list(&line.value));
+            } else {
+                return Some(H::parse(&line.value));
+            }
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = &'a Header;
+    type IntoIter = std::slice::Iter<'a, Header>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_case_insensitively_and_compact() {
+        for (raw, known) in [
+            ("via", Known::Via),
+            ("V", Known::Via),
+            ("MaX-fOrWaRdS", Known::MaxForwards),
+            ("i", Known::CallId),
+            ("call-id", Known::CallId),
+            ("l", Known::ContentLength),
+            ("WWW-Authenticate", Known::WwwAuthenticate),
+            ("p-asserted-identity", Known::PAssertedIdentity),
+        ] {
+            assert_eq!(
+                HeaderName::from_bytes(Bytes::from(raw)),
+                HeaderName::Known(known),
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            HeaderName::from_bytes(Bytes::from_static(b"C%6Fntact")),
+            HeaderName::custom("c%6fNTACT")
+        );
+        assert_ne!(HeaderName::custom("X-A"), HeaderName::Known(Known::Accept));
+    }
+
+    #[test]
+    fn set_replaces_all_lines() {
+        let mut h = Headers::new();
+        h.push(Known::Contact, "a");
+        h.push(Known::Via, "v");
+        h.push(Known::Contact, "b");
+        h.set(Known::Contact.into(), "c");
+        assert_eq!(h.count(&Known::Contact.into()), 1);
+        assert_eq!(
+            h.get(&Known::Contact.into()).map(|b| &b[..]),
+            Some(&b"c"[..])
+        );
+        assert_eq!(
+            h.iter().next().map(|h| h.name.clone()),
+            Some(Known::Contact.into())
+        );
+        assert_eq!(h.remove(&Known::Via.into()), 1);
+    }
+}

@@ -1,0 +1,115 @@
+//! Hosts in URIs and Via sent-by: domain names, IPv4 and IPv6 (RFC 5118).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use bytes::Bytes;
+
+use crate::uri::UriError;
+
+/// A host: a domain name or an IP address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// A domain name, as received (compare with [`Host::eq_domain`]).
+    Domain(Bytes),
+    /// An IPv4 address.
+    V4(Ipv4Addr),
+    /// An IPv6 address (printed in brackets).
+    V6(Ipv6Addr),
+}
+
+impl Host {
+    /// Parses a host: `[v6]`, a dotted IPv4 address, or a hostname.
+    pub fn parse(raw: &Bytes) -> Result<Self, UriError> {
+        let b = &raw[..];
+        match b.first() {
+            None => Err(UriError::Host),
+            Some(b'[') => {
+                if b.len() < 3 || b[b.len() - 1] != b']' {
+                    return Err(UriError::Host);
+                }
+                parse_ipv6(&b[1..b.len() - 1]).map(Host::V6)
+            }
+            Some(_) => {
+                if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+                    return std::str::from_utf8(b)
+                        .ok()
+                        .and_then(|s| s.parse::<Ipv4Addr>().ok())
+                        .map(Host::V4)
+                        .ok_or(UriError::Host);
+                }
+                if b.iter().all(|c| is_hostname_char(*c)) {
+                    Ok(Host::Domain(raw.clone()))
+                } else {
+                    Err(UriError::Host)
+                }
+            }
+        }
+    }
+
+    /// The IP address, if the host is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Self::Domain(_) => None,
+            Self::V4(a) => Some(IpAddr::V4(*a)),
+            Self::V6(a) => Some(IpAddr::V6(*a)),
+        }
+    }
+
+    /// Case-insensitive comparison with a domain name.
+    pub fn eq_domain(&self, name: &str) -> bool {
+        matches!(self, Self::Domain(d) if d.eq_ignore_ascii_case(name.as_bytes()))
+    }
+}
+
+impl From<IpAddr> for Host {
+    fn from(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(a) => Self::V4(a),
+            IpAddr::V6(a) => Self::V6(a),
+        }
+    }
+}
+
+/// Parses an IPv6 address without brackets (RFC 5118 allows it in `received`).
+pub(crate) fn parse_ipv6(b: &[u8]) -> Result<Ipv6Addr, UriError> {
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse::<Ipv6Addr>().ok())
+        .ok_or(UriError::Host)
+}
+
+pub(crate) fn is_hostname_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_'
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Domain(d) => f.write_str(&String::from_utf8_lossy(d)),
+            Self::V4(a) => write!(f, "{a}"),
+            Self::V6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(s: &'static str) -> Result<Host, UriError> {
+        Host::parse(&Bytes::from_static(s.as_bytes()))
+    }
+
+    #[test]
+    fn forms() {
+        assert_eq!(h("192.0.2.1"), Ok(Host::V4(Ipv4Addr::new(192, 0, 2, 1))));
+        assert!(matches!(h("[2001:db8::10]"), Ok(Host::V6(_))));
+        assert!(matches!(h("[::ffff:192.0.2.10]"), Ok(Host::V6(_))));
+        assert!(h("[2001:db8:::192.0.2.1]").is_err());
+        assert!(h("192.0.2.300").is_err());
+        assert!(h("").is_err() && h("a b").is_err() && h("[]").is_err());
+        assert!(h("Example.COM").unwrap().eq_domain("example.com"));
+        assert_eq!(h("[2001:db8::1]").unwrap().to_string(), "[2001:db8::1]");
+    }
+}

@@ -1,0 +1,189 @@
+//! URIs: SIP and SIPS URIs parsed into parts (RFC 3261 §19.1), any other
+//! scheme kept as an opaque absolute URI (RFC 4475 §3.3.8 and §3.3.9).
+
+mod host;
+mod params;
+mod sip;
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+pub use host::Host;
+pub(crate) use host::parse_ipv6;
+pub(crate) use params::unquote;
+pub use params::{Param, Params};
+pub use sip::SipUri;
+pub(crate) use sip::{parse_port as sip_port, write_host};
+
+/// Why a URI did not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UriError {
+    /// No `scheme:` prefix, or a scheme with invalid characters.
+    #[error("missing or invalid uri scheme")]
+    Scheme,
+    /// A character not allowed at its place (whitespace, `<`, `"`, ...).
+    #[error("invalid character in uri")]
+    Character,
+    /// The user or password part is invalid.
+    #[error("invalid uri user part")]
+    User,
+    /// The host is missing or not a domain name or IP address.
+    #[error("invalid uri host")]
+    Host,
+    /// The port is not a number from 0 to 65535.
+    #[error("invalid uri port")]
+    Port,
+    /// A parameter is empty or has invalid characters.
+    #[error("invalid uri parameter")]
+    Param,
+}
+
+/// A URI.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Uri {
+    /// A `sip:` or `sips:` URI.
+    Sip(SipUri),
+    /// Any other absolute URI (`tel:`, `http:`, `urn:`, ...), kept as received.
+    Other {
+        /// The scheme, as received.
+        scheme: Bytes,
+        /// Everything after the first `:`.
+        opaque: Bytes,
+    },
+}
+
+impl Uri {
+    /// Parses a URI.
+    pub fn parse(raw: &Bytes) -> Result<Self, UriError> {
+        let b = &raw[..];
+        let colon = memchr::memchr(b':', b).ok_or(UriError::Scheme)?;
+        let scheme = &b[..colon];
+        if scheme.is_empty()
+            || !scheme[0].is_ascii_alphabetic()
+            || !scheme
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        {
+            return Err(UriError::Scheme);
+        }
+        if scheme.eq_ignore_ascii_case(b"sip") {
+            SipUri::parse_after_scheme(raw, colon + 1, false).map(Uri::Sip)
+        } else if scheme.eq_ignore_ascii_case(b"sips") {
+            SipUri::parse_after_scheme(raw, colon + 1, true).map(Uri::Sip)
+        } else {
+            let opaque = &b[colon + 1..];
+            if opaque.is_empty()
+                || opaque.iter().any(|c| {
+                    c.is_ascii_whitespace()
+                        || c.is_ascii_control()
+                        || matches!(c, b'<' | b'>' | b'"')
+                })
+            {
+                return Err(UriError::Character);
+            }
+            Ok(Uri::Other {
+                scheme: raw.slice(..colon),
+                opaque: raw.slice(colon + 1..),
+            })
+        }
+    }
+
+    /// The SIP URI, if this is one.
+    pub fn as_sip(&self) -> Option<&SipUri> {
+        match self {
+            Self::Sip(u) => Some(u),
+            Self::Other { .. } => None,
+        }
+    }
+
+    /// The scheme (`sip`, `sips`, or as received).
+    pub fn scheme(&self) -> &[u8] {
+        match self {
+            Self::Sip(u) if u.secure => b"sips",
+            Self::Sip(_) => b"sip",
+            Self::Other { scheme, .. } => scheme,
+        }
+    }
+
+    /// Whether the scheme is `sip`, `sips` or `tel` (RFC 3966).
+    pub fn is_supported_scheme(&self) -> bool {
+        match self {
+            Self::Sip(_) => true,
+            Self::Other { scheme, .. } => scheme.eq_ignore_ascii_case(b"tel"),
+        }
+    }
+
+    /// Writes the URI.
+    pub fn write_to(&self, out: &mut BytesMut) {
+        match self {
+            Self::Sip(u) => u.write_to(out),
+            Self::Other { scheme, opaque } => {
+                out.extend_from_slice(scheme);
+                out.put_u8(b':');
+                out.extend_from_slice(opaque);
+            }
+        }
+    }
+
+    /// The URI as bytes.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut b = BytesMut::with_capacity(64);
+        self.write_to(&mut b);
+        b.freeze()
+    }
+}
+
+impl From<SipUri> for Uri {
+    fn from(u: SipUri) -> Self {
+        Self::Sip(u)
+    }
+}
+
+impl fmt::Display for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+    }
+}
+
+impl std::str::FromStr for Uri {
+    type Err = UriError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(&Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_schemes_are_kept() {
+        for s in [
+            "isbn:2983792873",
+            "http://www.example.com",
+            "name:John_Smith",
+            "soap.beep://192.0.2.103:3002",
+        ] {
+            let u: Uri = s.parse().unwrap();
+            assert!(matches!(u, Uri::Other { .. }), "{s}");
+            assert_eq!(u.to_string(), s);
+        }
+        assert!(
+            "tel:+1-201-555-0123"
+                .parse::<Uri>()
+                .unwrap()
+                .is_supported_scheme()
+        );
+        assert!(
+            !"nobodyKnowsThisScheme:totallyopaquecontent"
+                .parse::<Uri>()
+                .unwrap()
+                .is_supported_scheme()
+        );
+        assert!("<sip:a@b>".parse::<Uri>().is_err());
+        assert!("noscheme".parse::<Uri>().is_err());
+    }
+}

@@ -1,0 +1,302 @@
+//! `sip:` and `sips:` URIs (RFC 3261 §19.1, IPv6 per RFC 5118).
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::{Host, Param, Params, UriError};
+
+/// A SIP or SIPS URI. Escaped parts are kept escaped, as received.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SipUri {
+    /// `sips:` rather than `sip:`.
+    pub secure: bool,
+    /// The user part (escaped), if any.
+    pub user: Option<Bytes>,
+    /// The password (escaped), if any.
+    pub password: Option<Bytes>,
+    /// The host.
+    pub host: Host,
+    /// The port, if given.
+    pub port: Option<u16>,
+    /// URI parameters (`;transport=tcp;lr`).
+    pub params: Params,
+    /// The headers part after `?`, raw (escaped).
+    pub headers: Option<Bytes>,
+}
+
+// RFC 3261 §25.1 character classes, with the escape `%` admitted everywhere
+// escaped characters are.
+fn is_unreserved(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' | b'%'
+        )
+}
+
+fn is_user_char(c: u8) -> bool {
+    is_unreserved(c) || matches!(c, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+}
+
+fn is_password_char(c: u8) -> bool {
+    is_unreserved(c) || matches!(c, b'&' | b'=' | b'+' | b'$' | b',')
+}
+
+fn is_param_char(c: u8) -> bool {
+    is_unreserved(c) || matches!(c, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+}
+
+fn is_header_char(c: u8) -> bool {
+    is_unreserved(c)
+        || matches!(
+            c,
+            b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$' | b'=' | b'&'
+        )
+}
+
+impl SipUri {
+    /// A URI `sip:host`.
+    pub fn new(host: Host) -> Self {
+        Self {
+            secure: false,
+            user: None,
+            password: None,
+            host,
+            port: None,
+            params: Params::new(),
+            headers: None,
+        }
+    }
+
+    /// Parses a `sip:` or `sips:` URI.
+    pub fn parse(raw: &Bytes) -> Result<Self, UriError> {
+        match super::Uri::parse(raw)? {
+            super::Uri::Sip(u) => Ok(u),
+            super::Uri::Other { .. } => Err(UriError::Scheme),
+        }
+    }
+
+    pub(super) fn parse_after_scheme(
+        raw: &Bytes,
+        start: usize,
+        secure: bool,
+    ) -> Result<Self, UriError> {
+        let b = &raw[..];
+        let mut pos = start;
+        let mut user = None;
+        let mut password = None;
+        if let Some(at) = memchr::memchr(b'@', &b[pos..]).map(|i| pos + i) {
+            let userinfo = &b[pos..at];
+            let (u, p) = match memchr::memchr(b':', userinfo) {
+                Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
+                None => (userinfo, None),
+            };
+            if u.is_empty() || !u.iter().all(|c| is_user_char(*c)) {
+                return Err(UriError::User);
+            }
+            if let Some(p) = p {
+                if !p.iter().all(|c| is_password_char(*c)) {
+                    return Err(UriError::User);
+                }
+                password = Some(raw.slice(pos + u.len() + 1..at));
+            }
+            user = Some(raw.slice(pos..pos + u.len()));
+            pos = at + 1;
+        }
+        // host
+        let host_end = if b.get(pos) == Some(&b'[') {
+            memchr::memchr(b']', &b[pos..])
+                .map(|i| pos + i + 1)
+                .ok_or(UriError::Host)?
+        } else {
+            b[pos..]
+                .iter()
+                .position(|c| matches!(c, b':' | b';' | b'?'))
+                .map_or(b.len(), |i| pos + i)
+        };
+        let host = Host::parse(&raw.slice(pos..host_end))?;
+        pos = host_end;
+        let mut port = None;
+        if b.get(pos) == Some(&b':') {
+            let end = b[pos + 1..]
+                .iter()
+                .position(|c| matches!(c, b';' | b'?'))
+                .map_or(b.len(), |i| pos + 1 + i);
+            port = Some(parse_port(&b[pos + 1..end])?);
+            pos = end;
+        }
+        let mut params = Params::new();
+        while b.get(pos) == Some(&b';') {
+            let end = b[pos + 1..]
+                .iter()
+                .position(|c| matches!(c, b';' | b'?'))
+                .map_or(b.len(), |i| pos + 1 + i);
+            let item = &b[pos + 1..end];
+            let (name_len, value) = match memchr::memchr(b'=', item) {
+                Some(eq) => (eq, Some((pos + 1 + eq + 1, end))),
+                None => (item.len(), None),
+            };
+            let name = &item[..name_len];
+            if name.is_empty() || !name.iter().all(|c| is_param_char(*c)) {
+                return Err(UriError::Param);
+            }
+            if let Some((vs, ve)) = value {
+                if !b[vs..ve].iter().all(|c| is_param_char(*c)) {
+                    return Err(UriError::Param);
+                }
+            }
+            params.push(Param {
+                name: raw.slice(pos + 1..pos + 1 + name_len),
+                value: value.map(|(vs, ve)| raw.slice(vs..ve)),
+            });
+            pos = end;
+        }
+        let mut headers = None;
+        if b.get(pos) == Some(&b'?') {
+            let h = &b[pos + 1..];
+            if !h.iter().all(|c| is_header_char(*c)) {
+                return Err(UriError::Character);
+            }
+            headers = Some(raw.slice(pos + 1..));
+            pos = b.len();
+        }
+        if pos != b.len() {
+            return Err(UriError::Character);
+        }
+        Ok(Self {
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+        })
+    }
+
+    /// The `transport` parameter, if any.
+    pub fn transport(&self) -> Option<&[u8]> {
+        self.params.value("transport")
+    }
+
+    /// Whether the `lr` parameter is present (a loose router, RFC 3261 §16.12).
+    pub fn is_loose_router(&self) -> bool {
+        self.params.contains("lr")
+    }
+
+    /// Writes the URI.
+    pub fn write_to(&self, out: &mut BytesMut) {
+        out.extend_from_slice(if self.secure { b"sips:" } else { b"sip:" });
+        if let Some(u) = &self.user {
+            out.extend_from_slice(u);
+            if let Some(p) = &self.password {
+                out.put_u8(b':');
+                out.extend_from_slice(p);
+            }
+            out.put_u8(b'@');
+        }
+        write_host(&self.host, out);
+        if let Some(p) = self.port {
+            out.put_u8(b':');
+            out.extend_from_slice(itoa_u16(p).as_bytes());
+        }
+        self.params.write_to(out);
+        if let Some(h) = &self.headers {
+            out.put_u8(b'?');
+            out.extend_from_slice(h);
+        }
+    }
+}
+
+pub(crate) fn write_host(host: &Host, out: &mut BytesMut) {
+    match host {
+        Host::Domain(d) => out.extend_from_slice(d),
+        other => out.extend_from_slice(other.to_string().as_bytes()),
+    }
+}
+
+fn itoa_u16(v: u16) -> String {
+    v.to_string()
+}
+
+pub(crate) fn parse_port(b: &[u8]) -> Result<u16, UriError> {
+    if b.is_empty() || b.len() > 5 || !b.iter().all(u8::is_ascii_digit) {
+        return Err(UriError::Port);
+    }
+    b.iter()
+        .try_fold(0u32, |acc, d| Some(acc * 10 + u32::from(d - b'0')))
+        .and_then(|v| u16::try_from(v).ok())
+        .ok_or(UriError::Port)
+}
+
+impl fmt::Display for SipUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut b = BytesMut::with_capacity(64);
+        self.write_to(&mut b);
+        f.write_str(&String::from_utf8_lossy(&b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::uri::Uri;
+
+    fn sip(s: &str) -> SipUri {
+        match s.parse::<Uri>() {
+            Ok(Uri::Sip(u)) => u,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parts() {
+        let u = sip("sips:alice:secret@Example.com:5061;transport=tcp;lr?subject=x");
+        assert!(u.secure);
+        assert_eq!(u.user.as_deref(), Some(&b"alice"[..]));
+        assert_eq!(u.password.as_deref(), Some(&b"secret"[..]));
+        assert!(u.host.eq_domain("example.com"));
+        assert_eq!(u.port, Some(5061));
+        assert_eq!(u.transport(), Some(&b"tcp"[..]));
+        assert!(u.is_loose_router());
+        assert_eq!(u.headers.as_deref(), Some(&b"subject=x"[..]));
+        assert_eq!(
+            u.to_string(),
+            "sips:alice:secret@Example.com:5061;transport=tcp;lr?subject=x"
+        );
+    }
+
+    #[test]
+    fn torture_uris() {
+        // RFC 4475 §3.1.1.2, 3.1.1.5, 3.1.1.10, RFC 5118
+        let u = sip(
+            "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com",
+        );
+        assert_eq!(
+            u.user.as_deref(),
+            Some(&b"1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"[..])
+        );
+        assert_eq!(
+            u.password.as_deref(),
+            Some(&b"&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"[..])
+        );
+        assert_eq!(
+            sip("sip:user;par=u%40example.net@example.com")
+                .user
+                .as_deref(),
+            Some(&b"user;par=u%40example.net"[..])
+        );
+        assert!(matches!(sip("sip:[2001:db8::10]:5070").host, Host::V6(_)));
+        assert_eq!(sip("sip:[2001:db8::10]:5070").port, Some(5070));
+        assert_eq!(sip("sip:[2001:db8::10:5070]").port, None);
+        assert!("sip:2001:db8::10".parse::<Uri>().is_err());
+        assert!("sip:user@example.com;".parse::<Uri>().is_err());
+        assert!("sip:user@example.com; lr".parse::<Uri>().is_err());
+        assert!("sip:user@example.com:99999".parse::<Uri>().is_err());
+        assert_eq!(
+            sip("sip:host;maddr=[2001:db8::1]").params.value("maddr"),
+            Some(&b"[2001:db8::1]"[..])
+        );
+    }
+}
