@@ -476,3 +476,73 @@ async fn secure_websocket_with_sip_subprotocol() {
         .unwrap();
     assert_eq!(&next(&mut rx).await.contents[..], OPTIONS);
 }
+
+#[tokio::test]
+async fn peer_that_does_not_read_fills_only_its_own_queue() {
+    let config = TransportConfig::default()
+        .tcp(loopback())
+        .connection_queue(4);
+    let (t, mut rx) = start(config).await;
+    let server = t.local_addr(TransportProtocol::Tcp).unwrap();
+    let mut good = TcpStream::connect(server).await.unwrap();
+    let mut deaf = TcpStream::connect(server).await.unwrap();
+    deaf.write_all(OPTIONS).await.unwrap();
+    let from_deaf = next(&mut rx).await;
+    let big = Bytes::from(vec![b'x'; 60_000]);
+    let full = timeout(DEADLINE, async {
+        loop {
+            match t.send(Transmit::reply_to(&from_deaf, big.clone())).await {
+                Ok(()) => tokio::task::yield_now().await,
+                Err(e) => return e,
+            }
+        }
+    })
+    .await
+    .expect("the queue of a peer that does not read never filled");
+    assert!(matches!(full, TransportError::QueueFull(_)), "{full}");
+    assert!(t.stats().protocol(TransportProtocol::Tcp).send_drops >= 1);
+    round_trip(&mut good, &mut rx, &t).await;
+}
+
+#[tokio::test]
+async fn silent_connections_are_closed_after_the_handshake_timeout() {
+    let (cert, key, _) = identity("half-open");
+    let config = TransportConfig::default()
+        .tcp(loopback())
+        .tls(loopback())
+        .tls_identity(cert, key)
+        .handshake_timeout(Duration::from_millis(200));
+    let (t, _rx) = start(config).await;
+    let mut tls = TcpStream::connect(t.local_addr(TransportProtocol::Tls).unwrap())
+        .await
+        .unwrap();
+    closed(&mut tls).await;
+    assert_eq!(
+        t.stats()
+            .protocol(TransportProtocol::Tls)
+            .handshake_failures,
+        1
+    );
+    // A TCP connection that never sends a first message is closed as well.
+    let mut tcp = TcpStream::connect(t.local_addr(TransportProtocol::Tcp).unwrap())
+        .await
+        .unwrap();
+    closed(&mut tcp).await;
+    assert_eq!(t.connection_count(), 0);
+}
+
+#[tokio::test]
+async fn shutdown_closes_connections_and_refuses_sends() {
+    let (t, mut rx) = start(TransportConfig::default().tcp(loopback())).await;
+    let server = t.local_addr(TransportProtocol::Tcp).unwrap();
+    let mut client = TcpStream::connect(server).await.unwrap();
+    client.write_all(OPTIONS).await.unwrap();
+    let received = next(&mut rx).await;
+    t.shutdown();
+    closed(&mut client).await;
+    let err = t
+        .send(Transmit::reply_to(&received, Bytes::from_static(OK)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Shutdown), "{err}");
+}

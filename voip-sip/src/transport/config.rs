@@ -138,7 +138,9 @@ impl TransportConfig {
         self
     }
 
-    /// The time a TLS or WebSocket handshake may take (default 10 s).
+    /// The time a TLS or WebSocket handshake may take (default 10 s); also
+    /// the time an accepted TCP or TLS connection has to deliver its first
+    /// whole message.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self

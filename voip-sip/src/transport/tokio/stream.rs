@@ -68,7 +68,19 @@ async fn accepted(
     match protocol {
         TransportProtocol::Tcp => {
             let channels = register(&shared, &slot, protocol, peer);
-            serve_stream(shared, slot, protocol, peer, local, tcp, channels).await;
+            serve_stream(
+                shared,
+                slot,
+                Link {
+                    protocol,
+                    peer,
+                    local,
+                    inbound: true,
+                },
+                tcp,
+                channels,
+            )
+            .await;
         }
         TransportProtocol::Tls | TransportProtocol::Wss => {
             let Some(acceptor) = shared.tls_acceptor.clone() else {
@@ -82,7 +94,19 @@ async fn accepted(
             };
             if protocol == TransportProtocol::Tls {
                 let channels = register(&shared, &slot, protocol, peer);
-                serve_stream(shared, slot, protocol, peer, local, tls, channels).await;
+                serve_stream(
+                    shared,
+                    slot,
+                    Link {
+                        protocol,
+                        peer,
+                        local,
+                        inbound: true,
+                    },
+                    tls,
+                    channels,
+                )
+                .await;
             } else {
                 ws::accept(shared, slot, protocol, peer, local, tls, deadline).await;
             }
@@ -121,22 +145,30 @@ pub(crate) fn register(
 /// The send queue of a registered connection and its receiving end.
 pub(crate) type Channels = (mpsc::Sender<Bytes>, mpsc::Receiver<Bytes>);
 
+/// The addresses and direction of one stream connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Link {
+    pub(crate) protocol: TransportProtocol,
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    /// Accepted (the peer must speak first) rather than opened by us.
+    pub(crate) inbound: bool,
+}
+
 /// Serves one registered TCP or TLS connection until it closes.
 pub(crate) async fn serve_stream<S>(
     shared: Arc<Shared>,
     slot: Slot,
-    protocol: TransportProtocol,
-    peer: SocketAddr,
-    local: SocketAddr,
+    link: Link,
     stream: S,
     (queue, outbound): Channels,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    let protocol = link.protocol;
     let (reader, writer) = tokio::io::split(stream);
     let mut writer = tokio::spawn(write_loop(writer, outbound).in_current_span());
-    let id = slot.id();
-    let why = read_loop(&shared, protocol, peer, local, id, reader, &queue).await;
+    let why = read_loop(&shared, link, slot.id(), reader, &queue).await;
     debug!(reason = why, "connection closing");
     // Leave the table first so no new messages are queued, then let the
     // writer flush what is queued.
@@ -158,27 +190,38 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, mut outbound: mpsc::Re
 }
 
 /// Reads and frames until the connection must close; returns why.
+///
+/// Deadlines: the idle timeout after the last byte read; the message timeout
+/// after the first byte of a message not yet whole; and for an inbound
+/// connection, the handshake timeout for its first whole message.
 async fn read_loop<R: AsyncRead + Unpin>(
     shared: &Shared,
-    protocol: TransportProtocol,
-    peer: SocketAddr,
-    local: SocketAddr,
+    link: Link,
     id: ConnectionId,
     mut reader: R,
     queue: &mpsc::Sender<Bytes>,
 ) -> &'static str {
+    let Link {
+        protocol,
+        peer,
+        local,
+        inbound,
+    } = link;
     let config = &shared.config;
     let mut framer = StreamFramer::new(config.framing);
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut shutdown = shared.shutdown.clone();
     let mut last_read = Instant::now();
+    let mut first_message_by = inbound.then(|| last_read + config.handshake_timeout);
     let mut partial_since: Option<Instant> = None;
     loop {
-        let idle_deadline = last_read + config.idle_timeout;
-        let deadline = match partial_since {
-            Some(since) => idle_deadline.min(since + config.message_timeout),
-            None => idle_deadline,
-        };
+        let mut deadline = last_read + config.idle_timeout;
+        if let Some(since) = partial_since {
+            deadline = deadline.min(since + config.message_timeout);
+        }
+        if let Some(by) = first_message_by {
+            deadline = deadline.min(by);
+        }
         let read = tokio::select! {
             _ = stopped(&mut shutdown) => return "shutdown",
             _ = sleep_until(deadline) => {
@@ -202,6 +245,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             match framer.poll_frame() {
                 Ok(None) => break,
                 Ok(Some(Framed::Message(contents))) => {
+                    first_message_by = None;
                     shared.counters.received(protocol);
                     let receive = Receive {
                         protocol,
@@ -273,11 +317,17 @@ pub(crate) async fn connect(
     let local = tcp.local_addr().map_err(connect_error)?;
     let span = debug_span!("sip_connection", %protocol, peer = %destination, id = %slot.id());
     let shared = Arc::clone(shared);
+    let outbound_link = Link {
+        protocol,
+        peer: destination,
+        local,
+        inbound: false,
+    };
     match connector {
         None => {
             let channels = span.in_scope(|| register(&shared, &slot, protocol, destination));
             let _ = channels.0.try_send(first);
-            let serve = serve_stream(shared, slot, protocol, destination, local, tcp, channels);
+            let serve = serve_stream(shared, slot, outbound_link, tcp, channels);
             tokio::spawn(serve.instrument(span));
         }
         Some(connector) => {
@@ -288,7 +338,7 @@ pub(crate) async fn connect(
                 .map_err(connect_error)?;
             let channels = span.in_scope(|| register(&shared, &slot, protocol, destination));
             let _ = channels.0.try_send(first);
-            let serve = serve_stream(shared, slot, protocol, destination, local, tls, channels);
+            let serve = serve_stream(shared, slot, outbound_link, tls, channels);
             tokio::spawn(serve.instrument(span));
         }
     }
