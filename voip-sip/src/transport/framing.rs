@@ -189,9 +189,10 @@ impl StreamFramer {
         self.buffer.len()
     }
 
-    /// Whether part of a message (or keep-alive) is waiting for more bytes.
+    /// Whether part of a message is waiting for more bytes. A held lone CRLF
+    /// (a pong, or half a ping) is not part of a message.
     pub fn is_partial(&self) -> bool {
-        !self.buffer.is_empty()
+        self.buffer.iter().any(|&b| b != b'\r' && b != b'\n')
     }
 
     /// The next message or keep-alive, `Ok(None)` when more bytes are needed.
@@ -459,6 +460,7 @@ l: 5\r\n\r\nhello";
         let mut framer = StreamFramer::new(FramingLimits::default());
         framer.push(b"\r\n").unwrap();
         assert_eq!(framer.poll_frame(), Ok(None));
+        assert!(!framer.is_partial());
         framer.expect_pong();
         assert_eq!(framer.poll_frame(), Ok(Some(Framed::Pong)));
         assert_eq!(framer.buffered(), 0);
