@@ -2,7 +2,7 @@
 //! feature) drivers for UDP, TCP, TLS, WebSocket and secure WebSocket.
 //!
 //! The sans-IO part ([`StreamFramer`], [`TransportConfig`]) compiles without
-//! tokio; the drivers live in [`Transports`] behind the `tokio` feature.
+//! tokio; the drivers live in `Transports` behind the `tokio` feature.
 
 mod config;
 mod framing;
