@@ -1,2 +1,290 @@
 //! Shared harness for the cross-crate and interop tests.
+//!
+//! - [`Server::start`] runs the `voip-server` binary on loopback with every
+//!   port 0 and a fresh data dir, then waits (with a deadline) for the
+//!   server's `DATA_DIR/ports.json`, which it writes once every listener is
+//!   bound. The process is killed when the [`Server`] drops.
+//! - [`server_bin`] finds the binary: `VOIP_SERVER_BIN` (relative paths are
+//!   relative to the repository root), else the newer of
+//!   `target/release/voip-server` and `target/debug/voip-server`.
+//! - [`require_program`] skips a test locally when a peer program is missing
+//!   but panics under `CI=true`, so CI never passes by skipping.
+//! - [`corpus_dir`] is `VOIP_CORPUS_DIR`, else `<repo>/../shared/corpus`.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The repository root (the workspace).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+/// The shared test corpus: `VOIP_CORPUS_DIR`, else `<repo>/../shared/corpus`.
+pub fn corpus_dir() -> PathBuf {
+    match std::env::var_os("VOIP_CORPUS_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo_root().join("../shared/corpus"),
+    }
+}
+
+/// True when running under CI (`CI=true`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The server binary to test.
+pub fn server_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("VOIP_SERVER_BIN") {
+        let bin = PathBuf::from(bin);
+        let bin = if bin.is_relative() {
+            repo_root().join(bin)
+        } else {
+            bin
+        };
+        assert!(
+            bin.is_file(),
+            "VOIP_SERVER_BIN={} does not exist",
+            bin.display()
+        );
+        return bin;
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let mut found: Vec<(SystemTime, PathBuf)> = ["release", "debug"]
+        .iter()
+        .map(|profile| target.join(profile).join("voip-server"))
+        .filter_map(|path| {
+            let modified = path.metadata().and_then(|m| m.modified()).ok()?;
+            Some((modified, path))
+        })
+        .collect();
+    found.sort();
+    match found.pop() {
+        Some((_, path)) => path,
+        None => panic!(
+            "no voip-server binary: run `cargo build --release -p voip-server` or set VOIP_SERVER_BIN"
+        ),
+    }
+}
+
+/// Whether `program` is on PATH. Missing: false (skip) locally, a panic in CI.
+pub fn require_program(program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()));
+    if !found {
+        assert!(
+            !in_ci(),
+            "{program} is not installed but CI=true: add it to scripts/setup.sh"
+        );
+        eprintln!("skipping: {program} is not installed (bash scripts/setup.sh installs it)");
+    }
+    found
+}
+
+/// Polls `condition` until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut condition: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = condition() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A directory removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new empty directory under the system temp dir.
+    pub fn new(prefix: &str) -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let path = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Parses the server's `ports.json` (`{"sip-udp": "127.0.0.1:1234", ...}`).
+pub fn parse_ports(text: &str) -> HashMap<String, SocketAddr> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.split('"');
+            let _ = parts.next()?;
+            let name = parts.next()?;
+            let _ = parts.next()?;
+            let addr = parts.next()?.parse().ok()?;
+            Some((name.to_owned(), addr))
+        })
+        .collect()
+}
+
+/// A running `voip-server`, killed on drop.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    ports: HashMap<String, SocketAddr>,
+    dir: TempDir,
+}
+
+impl Server {
+    /// Starts the server on loopback with port 0 everywhere.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts the server with extra arguments after the defaults.
+    pub fn start_with(extra: &[&str]) -> Self {
+        let dir = TempDir::new("voip-server-test");
+        let data = dir.path().join("data");
+        let stdout = std::fs::File::create(dir.path().join("stdout.log")).unwrap();
+        let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+        let mut child = Command::new(server_bin())
+            .args([
+                "--sip-udp",
+                "127.0.0.1:0",
+                "--sip-tcp",
+                "127.0.0.1:0",
+                "--sip-ws",
+                "127.0.0.1:0",
+                "--http",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(&data)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let ports_file = data.join("ports.json");
+        let ports = wait_for(Duration::from_secs(30), || {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "voip-server exited with {status}: {}",
+                    std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default()
+                );
+            }
+            let ports = parse_ports(&std::fs::read_to_string(&ports_file).ok()?);
+            (!ports.is_empty()).then_some(ports)
+        });
+        let Some(ports) = ports else {
+            let _ = child.kill();
+            panic!(
+                "voip-server did not write {} within 30 s",
+                ports_file.display()
+            );
+        };
+        Self { child, ports, dir }
+    }
+
+    /// The bound address of a listener: `sip-udp`, `sip-tcp`, `sip-ws`, `http`.
+    pub fn addr(&self, listener: &str) -> SocketAddr {
+        match self.ports.get(listener) {
+            Some(addr) => *addr,
+            None => panic!("no {listener} listener in {:?}", self.ports),
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// What the server logged so far (stdout).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
+    }
+
+    /// What the server wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal SIP OPTIONS request from `local` to `server` over `transport`
+/// (`UDP` or `TCP`).
+pub fn options_request(
+    transport: &str,
+    local: SocketAddr,
+    server: SocketAddr,
+    tag: &str,
+) -> String {
+    format!(
+        "OPTIONS sip:{server} SIP/2.0\r\n\
+         Via: SIP/2.0/{transport} {local};branch=z9hG4bK{tag};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:test@{local}>;tag={tag}\r\n\
+         To: <sip:{server}>\r\n\
+         Call-ID: {tag}@voip-tests\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// The status code of a response's start line.
+pub fn status_of(response: &[u8]) -> Option<u16> {
+    let rest = response.strip_prefix(b"SIP/2.0 ")?;
+    std::str::from_utf8(rest.get(..3)?).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_file_parses() {
+        let ports =
+            parse_ports("{\n  \"sip-udp\": \"127.0.0.1:5060\",\n  \"http\": \"[::1]:3000\"\n}\n");
+        assert_eq!(ports["sip-udp"], "127.0.0.1:5060".parse().unwrap());
+        assert_eq!(ports["http"], "[::1]:3000".parse().unwrap());
+    }
+
+    #[test]
+    fn status_line() {
+        assert_eq!(status_of(b"SIP/2.0 200 OK\r\n"), Some(200));
+        assert_eq!(status_of(b"OPTIONS sip:x SIP/2.0\r\n"), None);
+    }
+}

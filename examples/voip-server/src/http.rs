@@ -65,7 +65,7 @@ fn escape(text: &str) -> String {
 }
 
 fn status_page(state: &AppState) -> String {
-    let (received, sent, send_errors) = state.counters.snapshot();
+    let (received, sent, send_errors, malformed) = state.counters.snapshot();
     let mut page = String::new();
     let _ = write!(
         page,
@@ -82,6 +82,7 @@ fn status_page(state: &AppState) -> String {
         page,
         "</ul>\n<h2>SIP counters</h2>\n<table>\n<tr><td>messages received</td><td>{received}</td></tr>\n\
          <tr><td>messages sent</td><td>{sent}</td></tr>\n<tr><td>send errors</td><td>{send_errors}</td></tr>\n\
+         <tr><td>malformed received</td><td>{malformed}</td></tr>\n\
          </table>\n<p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a></p>\n</body></html>\n"
     );
     page

@@ -1,6 +1,7 @@
-//! The glue between the transports and the sans-IO [`Responder`]: one task
-//! that `select!`s over received messages and shutdown, feeds the responder
-//! with the current time and sends whatever it polls out.
+//! The glue between [`voip_sip::transport::Transports`] and the sans-IO
+//! [`Responder`]: one task that `select!`s over received messages and
+//! shutdown, feeds the responder with the current time and sends whatever it
+//! polls out.
 //!
 //! This is the only module that knows the transport API.
 
@@ -11,10 +12,10 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
 use voip_core::{Receive, TransportProtocol};
+use voip_sip::transport::{TransportConfig, TransportError, Transports};
 
 use super::Counters;
-use super::responder::Responder;
-use super::standin::{BindError, Transports};
+use super::responder::{Responder, ResponderStats};
 use crate::config::Config;
 use crate::error::Error;
 
@@ -50,41 +51,72 @@ fn describe(protocol: TransportProtocol) -> (&'static str, &'static str) {
     }
 }
 
+const TLS_FIX: &str =
+    "give a PEM certificate chain with --tls-cert FILE and its key with --tls-key FILE";
+
+fn startup_error(error: TransportError) -> Error {
+    match error {
+        TransportError::Bind {
+            protocol,
+            addr,
+            source,
+        } => {
+            let (what, flag) = describe(protocol);
+            Error::Listen {
+                what,
+                flag,
+                addr,
+                source,
+            }
+        }
+        TransportError::TlsFile { path, reason } => Error::Config(format!(
+            "invalid TLS file {}: {reason} ({TLS_FIX})",
+            path.display()
+        )),
+        TransportError::NoTlsIdentity => Error::Config(format!(
+            "a TLS or WSS listener needs a certificate and key ({TLS_FIX})"
+        )),
+        TransportError::Tls(error) => {
+            Error::Config(format!("TLS configuration rejected: {error} ({TLS_FIX})"))
+        }
+        other => Error::Internal(format!("cannot start the SIP transports: {other}")),
+    }
+}
+
+fn transport_config(config: &Config) -> Result<Arc<TransportConfig>, Error> {
+    let mut transports = TransportConfig::default();
+    if let Some(addr) = config.sip_udp {
+        transports = transports.udp(addr);
+    }
+    if let Some(addr) = config.sip_tcp {
+        transports = transports.tcp(addr);
+    }
+    if let Some(addr) = config.sip_tls {
+        transports = transports.tls(addr);
+    }
+    if let Some(addr) = config.sip_ws {
+        transports = transports.ws(addr);
+    }
+    if let Some(addr) = config.sip_wss {
+        transports = transports.wss(addr);
+    }
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        transports = transports.tls_identity(cert, key);
+    }
+    transports
+        .build()
+        .map_err(|error| Error::Config(format!("{error} ({TLS_FIX})")))
+}
+
 impl Driver {
     /// Binds every configured SIP listener.
     pub async fn bind(config: &Config) -> Result<Self, Error> {
-        let wanted: Vec<(TransportProtocol, SocketAddr)> = [
-            (TransportProtocol::Udp, config.sip_udp),
-            (TransportProtocol::Tcp, config.sip_tcp),
-            (TransportProtocol::Tls, config.sip_tls),
-            (TransportProtocol::Ws, config.sip_ws),
-            (TransportProtocol::Wss, config.sip_wss),
-        ]
-        .into_iter()
-        .filter_map(|(protocol, addr)| addr.map(|addr| (protocol, addr)))
-        .collect();
-        let (transports, received) = Transports::bind(&wanted).await.map_err(
-            |BindError {
-                 protocol,
-                 addr,
-                 source,
-             }| {
-                let (what, flag) = describe(protocol);
-                Error::Listen {
-                    what,
-                    flag,
-                    addr,
-                    source,
-                }
-            },
-        )?;
-        let listeners = wanted
-            .iter()
-            .filter_map(|(protocol, _)| {
-                transports
-                    .local_addr(*protocol)
-                    .map(|addr| (*protocol, addr))
-            })
+        let (transports, received) = Transports::bind(transport_config(config)?)
+            .await
+            .map_err(startup_error)?;
+        let listeners = TransportProtocol::ALL
+            .into_iter()
+            .filter_map(|protocol| transports.local_addr(protocol).map(|addr| (protocol, addr)))
             .collect();
         Ok(Self {
             transports,
@@ -99,8 +131,10 @@ impl Driver {
         &self.listeners
     }
 
-    /// Runs until `shutdown` turns true or the transports stop.
+    /// Runs until `shutdown` turns true or the transports stop, then shuts
+    /// the transports down.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>, counters: Arc<Counters>) {
+        let mut last = ResponderStats::default();
         loop {
             // The responder is stateless and has no timers yet; when it gains
             // `poll_timeout()`, add `sleep_until(deadline) => handle_timeout(now)`.
@@ -108,7 +142,7 @@ impl Driver {
                 received = self.received.recv() => {
                     let Some(received) = received else {
                         tracing::warn!("SIP transports stopped");
-                        return;
+                        break;
                     };
                     counters.received.fetch_add(1, Ordering::Relaxed);
                     super::count_received(received.protocol, &received.contents);
@@ -117,26 +151,42 @@ impl Driver {
                 }
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {
-                        return;
+                        break;
                     }
                 }
             }
+            last = export_stats(last, self.responder.stats(), &counters);
             while let Some(transmit) = self.responder.poll_transmit() {
                 let protocol = transmit.protocol;
                 let destination = transmit.destination;
                 super::count_sent(protocol, &transmit.contents);
-                let bytes = transmit.contents.len();
                 match self.transports.send(transmit).await {
                     Ok(()) => {
                         counters.sent.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(error) => {
                         counters.send_errors.fetch_add(1, Ordering::Relaxed);
-                        metrics::counter!("sip_send_errors_total", "transport" => protocol.as_str()).increment(1);
-                        tracing::debug!(%protocol, %destination, %error, bytes, "send failed");
+                        metrics::counter!("sip_send_errors_total", "transport" => protocol.as_str())
+                            .increment(1);
+                        tracing::debug!(%protocol, %destination, %error, "send failed");
                     }
                 }
             }
         }
+        self.transports.shutdown();
     }
+}
+
+/// Adds what the responder did since `last` to the metrics.
+fn export_stats(last: ResponderStats, now: ResponderStats, counters: &Counters) -> ResponderStats {
+    if now != last {
+        let malformed = now.malformed.saturating_sub(last.malformed);
+        counters.malformed.fetch_add(malformed, Ordering::Relaxed);
+        metrics::counter!("sip_malformed_total").increment(malformed);
+        metrics::counter!("sip_malformed_dropped_total")
+            .increment(now.malformed_dropped.saturating_sub(last.malformed_dropped));
+        metrics::counter!("sip_stray_responses_total")
+            .increment(now.responses_dropped.saturating_sub(last.responses_dropped));
+    }
+    now
 }

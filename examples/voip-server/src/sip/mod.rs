@@ -4,7 +4,6 @@
 
 pub mod driver;
 pub mod responder;
-mod standin;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -39,15 +38,18 @@ pub struct Counters {
     pub sent: AtomicU64,
     /// Messages that could not be sent.
     pub send_errors: AtomicU64,
+    /// Messages that did not parse.
+    pub malformed: AtomicU64,
 }
 
 impl Counters {
-    /// The current values: (received, sent, send errors).
-    pub fn snapshot(&self) -> (u64, u64, u64) {
+    /// The current values: (received, sent, send errors, malformed).
+    pub fn snapshot(&self) -> (u64, u64, u64, u64) {
         (
             self.received.load(Ordering::Relaxed),
             self.sent.load(Ordering::Relaxed),
             self.send_errors.load(Ordering::Relaxed),
+            self.malformed.load(Ordering::Relaxed),
         )
     }
 }
