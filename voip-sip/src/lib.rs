@@ -47,6 +47,8 @@
 pub mod header;
 mod message;
 pub mod reply;
+#[cfg(feature = "rsip")]
+mod rsip_compat;
 pub mod transport;
 pub mod uri;
 pub mod validate;
@@ -56,3 +58,10 @@ pub use message::{
     Response, StatusCode, TypedValues, parse_message,
 };
 pub use uri::{Host, SipUri, Uri};
+
+pub use transport::{Framed, FramingError, FramingLimits, StreamFramer, TransportConfig};
+#[cfg(feature = "tokio")]
+pub use transport::{TransportError, Transports};
+
+#[cfg(feature = "rsip")]
+pub use rsip_compat::RsipError;
