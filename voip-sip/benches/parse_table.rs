@@ -1,0 +1,65 @@
+//! One-process comparison table: each parser runs "parse + typed access" in
+//! a tight loop on one thread for about two seconds per message, then the
+//! messages/s, ns/message and the voip-sip ratios are printed.
+//!
+//! `cargo bench -p voip-sip --bench parse_table` (set `PARSE_TABLE_SECS` to
+//! change the time per case).
+
+mod common;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+/// Runs `run` for about `budget`, in batches so the clock is read rarely.
+fn measure(run: common::Run, raw: &Bytes, budget: Duration) -> (u64, Duration) {
+    const BATCH: u64 = 1_000;
+    // Warm up caches and the allocator.
+    for _ in 0..BATCH {
+        black_box(run(black_box(raw)));
+    }
+    let start = Instant::now();
+    let mut count = 0u64;
+    loop {
+        for _ in 0..BATCH {
+            black_box(run(black_box(raw)));
+        }
+        count += BATCH;
+        let elapsed = start.elapsed();
+        if elapsed >= budget {
+            return (count, elapsed);
+        }
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is expected.
+    let secs: f64 = std::env::var("PARSE_TABLE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.0);
+    let budget = Duration::from_secs_f64(secs);
+    println!("| parser | message | bytes | messages/s | ns/message | voip-sip speed-up |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for (message, raw) in common::MESSAGES {
+        let raw = Bytes::from_static(raw);
+        let mut rates = Vec::new();
+        for (parser, run) in common::PARSERS {
+            assert!(run(&raw).is_some(), "{parser} fails on {message}");
+            let (count, elapsed) = measure(run, &raw, budget);
+            let rate = count as f64 / elapsed.as_secs_f64();
+            rates.push((parser, rate));
+        }
+        let ours = rates[0].1;
+        for (parser, rate) in &rates {
+            println!(
+                "| {parser} | {message} | {} | {:.0} | {:.0} | {:.2}x |",
+                raw.len(),
+                rate,
+                1e9 / rate,
+                ours / rate
+            );
+        }
+    }
+}
