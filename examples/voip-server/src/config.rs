@@ -391,6 +391,22 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_parses_to_the_defaults() {
+        let path = Path::new("voip-server.example.toml");
+        let fc = FileConfig::parse(path, include_str!("../voip-server.example.toml")).unwrap();
+        let from_file = Config::merge(&cli(&[]), Some((path, &fc))).unwrap();
+        let defaults = Config::merge(&cli(&[]), None).unwrap();
+        assert_eq!(from_file.log.as_deref(), Some("info"));
+        assert_eq!(
+            Config {
+                log: None,
+                ..from_file
+            },
+            defaults
+        );
+    }
+
+    #[test]
     fn missing_config_file_is_a_user_error() {
         let error = Config::load(&cli(&["--config", "/nonexistent/voip.toml"])).unwrap_err();
         assert_eq!(error.exit_code(), 2);

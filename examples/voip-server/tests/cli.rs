@@ -175,8 +175,7 @@ fn config_mistakes_exit_2_with_one_line() {
     // A data dir below a regular file cannot be created.
     let blocker = scratch.0.join("file");
     std::fs::write(&blocker, "").unwrap();
-    let mut args = loopback_args(&blocker.join("data"));
-    args.retain(|_| true);
+    let args = loopback_args(&blocker.join("data"));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let line = one_line_error(&run(&args));
     assert!(line.contains("cannot use data dir"), "{line}");
