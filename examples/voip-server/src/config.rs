@@ -54,7 +54,8 @@ pub struct Cli {
     /// Data directory, created if missing [default: ./data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Log filter, e.g. `info` or `voip_server=debug` [default: RUST_LOG, else info].
+    /// Log filter, e.g. `info` or `voip_server=debug` (wins over RUST_LOG,
+    /// which wins over the file's `log` key) [default: info].
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
 }
@@ -138,7 +139,7 @@ pub struct Config {
     pub http: SocketAddr,
     /// Data directory.
     pub data_dir: PathBuf,
-    /// Log filter from the flag or file (RUST_LOG applies when neither sets one).
+    /// Log filter from the flag or the file (main puts RUST_LOG between them).
     pub log: Option<String>,
 }
 

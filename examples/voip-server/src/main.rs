@@ -43,7 +43,16 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), Error> {
     let config = Config::load(cli)?;
-    init_logging(config.log.as_deref())?;
+    // --log, else RUST_LOG, else the file's log key, else info.
+    let env_filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|f| !f.trim().is_empty());
+    let filter = cli
+        .log
+        .clone()
+        .or(env_filter)
+        .or_else(|| config.log.clone());
+    init_logging(filter.as_deref())?;
     prepare_data_dir(&config.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -56,10 +65,10 @@ fn init_logging(filter: Option<&str>) -> Result<(), Error> {
     let filter = match filter {
         Some(filter) => EnvFilter::try_new(filter).map_err(|error| {
             Error::Config(format!(
-                "invalid log filter {filter:?}: {error} (write e.g. info or voip_server=debug with --log or the log key)"
+                "invalid log filter {filter:?}: {error} (write e.g. info or voip_server=debug with --log, RUST_LOG or the log key)"
             ))
         })?,
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        None => EnvFilter::new("info"),
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
