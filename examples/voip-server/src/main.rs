@@ -30,6 +30,9 @@ use crate::sip::driver::{Driver, listener_name};
 /// The file, inside the data dir, that lists the bound addresses.
 const PORTS_FILE: &str = "ports.json";
 
+/// How long open HTTP connections may take to finish after a shutdown signal.
+const HTTP_GRACE: Duration = Duration::from_secs(5);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
@@ -175,10 +178,16 @@ async fn serve(config: Config) -> Result<(), Error> {
     if let Err(error) = sip_task.await {
         tracing::warn!(%error, "SIP task ended abnormally");
     }
-    match http_task.await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(%error, "HTTP server failed"),
-        Err(error) => tracing::warn!(%error, "HTTP task ended abnormally"),
+    // Open HTTP connections get a grace period, then are cut.
+    let http_abort = http_task.abort_handle();
+    match tokio::time::timeout(HTTP_GRACE, http_task).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error))) => tracing::warn!(%error, "HTTP server failed"),
+        Ok(Err(error)) => tracing::warn!(%error, "HTTP task ended abnormally"),
+        Err(_) => {
+            tracing::warn!("HTTP connections still open after {HTTP_GRACE:?}; closing them");
+            http_abort.abort();
+        }
     }
     let _ = std::fs::remove_file(config.data_dir.join(PORTS_FILE));
     tracing::info!("stopped");
