@@ -49,9 +49,13 @@ mod message;
 pub mod reply;
 #[cfg(feature = "rsip")]
 mod rsip_compat;
+pub mod transaction;
 pub mod transport;
 pub mod uri;
 pub mod validate;
+
+#[cfg(test)]
+mod tests;
 
 pub use message::{
     Header, HeaderName, Headers, Known, Message, Method, ParseConfig, ParseError, Request,

@@ -1,0 +1,4 @@
+//! Scenario tests in virtual time over a simulated network.
+
+mod net;
+mod transaction;
