@@ -169,17 +169,13 @@ impl ClientTransaction {
                     out.events.push_back(to_tu);
                 }
             }
-            (ClientState::Completed, true) => {
-                if !status.is_provisional() && !status.is_success() {
-                    if let Some(ack) = self.ack.clone() {
-                        self.send(out, ack);
-                    }
+            (ClientState::Completed, true) if status.is_final() && !status.is_success() => {
+                if let Some(ack) = self.ack.clone() {
+                    self.send(out, ack);
                 }
             }
-            (ClientState::Accepted, true) => {
-                if status.is_success() {
-                    out.events.push_back(to_tu);
-                }
+            (ClientState::Accepted, true) if status.is_success() => {
+                out.events.push_back(to_tu);
             }
             (ClientState::Trying | ClientState::Proceeding, false) => {
                 if status.is_provisional() {
