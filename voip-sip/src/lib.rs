@@ -46,6 +46,7 @@
 
 pub mod header;
 mod message;
+pub mod proxy;
 pub mod reply;
 #[cfg(feature = "rsip")]
 mod rsip_compat;

@@ -319,6 +319,17 @@ impl Headers {
         );
     }
 
+    /// Inserts a raw header line before every other line.
+    pub fn prepend_raw(&mut self, name: impl Into<HeaderName>, value: impl Into<Bytes>) {
+        self.entries.insert(
+            0,
+            Header {
+                name: name.into(),
+                value: value.into(),
+            },
+        );
+    }
+
     /// Replaces every line of `H` with one line holding `header`, at the
     /// position of the first one (or at the end).
     pub fn set_typed<H: TypedHeader>(&mut self, header: &H) {

@@ -1,4 +1,5 @@
 //! Scenario tests in virtual time over a simulated network.
 
 mod net;
+mod proxy;
 mod transaction;
