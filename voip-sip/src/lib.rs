@@ -48,6 +48,7 @@ pub mod auth;
 pub mod header;
 mod message;
 pub mod proxy;
+pub mod registrar;
 pub mod reply;
 #[cfg(feature = "rsip")]
 mod rsip_compat;
