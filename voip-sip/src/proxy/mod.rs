@@ -80,6 +80,17 @@ pub struct Destination {
     pub route: Vec<Bytes>,
 }
 
+/// A request received in a server transaction, to be forwarded.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    /// The server transaction.
+    pub id: TransactionId,
+    /// The request as received (after any rewriting by the application).
+    pub request: &'a Request,
+    /// How it arrived.
+    pub path: ReplyPath,
+}
+
 /// Whether branches run together or one after another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ForkMode {
@@ -219,7 +230,7 @@ impl Proxy {
             }
         }
         if let Some(Ok(route)) = request.headers.typed::<Route>() {
-            return match route.uri.as_sip().and_then(|u| uri_target(u)) {
+            return match route.uri.as_sip().and_then(uri_target) {
                 Some(t) => NextHop::Forward(t),
                 None => NextHop::Unresolvable,
             };
@@ -241,12 +252,15 @@ impl Proxy {
         &mut self,
         layer: &mut TransactionLayer,
         now: Instant,
-        server: TransactionId,
-        request: &Request,
-        inbound: ReplyPath,
+        incoming: Incoming<'_>,
         mut destinations: Vec<Destination>,
         mode: ForkMode,
     ) -> Result<(), ProxyError> {
+        let Incoming {
+            id: server,
+            request,
+            path: inbound,
+        } = incoming;
         if destinations.is_empty() {
             return Err(ProxyError::NoDestination);
         }

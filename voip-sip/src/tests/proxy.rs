@@ -10,7 +10,7 @@ use voip_core::{Rng, Transmit, TransportProtocol};
 use super::net::{Conditions, Net};
 use crate::header::{CSeq, RecordRoute, Route, TypedHeader};
 use crate::message::{Known, Message, Method, Request, Response, StatusCode};
-use crate::proxy::{Destination, ForkMode, Interface, NextHop, Proxy, ProxyConfig};
+use crate::proxy::{Destination, ForkMode, Incoming, Interface, NextHop, Proxy, ProxyConfig};
 use crate::transaction::{
     ReplyPath, Target, TransactionConfig, TransactionEvent, TransactionLayer,
 };
@@ -42,7 +42,12 @@ struct Callee {
     cancelled: usize,
     route_set: Vec<Bytes>,
     /// The 2xx being retransmitted until the ACK (RFC 3261 §13.3.1.4).
-    pending_2xx: Option<(crate::transaction::TransactionId, Response, Instant, Duration)>,
+    pending_2xx: Option<(
+        crate::transaction::TransactionId,
+        Response,
+        Instant,
+        Duration,
+    )>,
 }
 
 struct Caller {
@@ -176,9 +181,11 @@ impl World {
                             .forward(
                                 &mut self.proxy_layer,
                                 now,
-                                id,
-                                &request.clone(),
-                                path,
+                                Incoming {
+                                    id,
+                                    request: &request.clone(),
+                                    path,
+                                },
                                 dests,
                                 self.mode,
                             )
@@ -195,9 +202,11 @@ impl World {
                                     .forward(
                                         &mut self.proxy_layer,
                                         now,
-                                        id,
-                                        &request.clone(),
-                                        path,
+                                        Incoming {
+                                            id,
+                                            request: &request.clone(),
+                                            path,
+                                        },
                                         vec![dest],
                                         ForkMode::Serial,
                                     )
