@@ -35,6 +35,29 @@ fn measure(run: common::Run, raw: &Bytes, budget: Duration) -> (u64, Duration) {
 }
 
 fn main() {
+    // `PARSE_TABLE_ITERS=N`: run each case exactly N times and print
+    // nothing but the checksum, for instruction counting under
+    // `valgrind --tool=callgrind` (repeatable on a noisy machine).
+    if let Some(iters) = std::env::var("PARSE_TABLE_ITERS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        let only = std::env::var("PARSE_TABLE_ONLY").ok();
+        let mut sum = 0u64;
+        for (_, raw) in common::MESSAGES {
+            let raw = Bytes::copy_from_slice(raw);
+            for (parser, run) in common::PARSERS {
+                if only.as_deref().is_some_and(|o| o != parser) {
+                    continue;
+                }
+                for _ in 0..iters {
+                    sum = sum.wrapping_add(black_box(run(black_box(&raw))).unwrap_or(0));
+                }
+            }
+        }
+        println!("checksum {sum}");
+        return;
+    }
     // `cargo bench` passes `--bench`; nothing else is expected.
     let secs: f64 = std::env::var("PARSE_TABLE_SECS")
         .ok()

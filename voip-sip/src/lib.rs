@@ -45,6 +45,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+mod charset;
 pub mod header;
 mod message;
 pub mod proxy;

@@ -57,7 +57,7 @@ impl TypedHeader for CSeq {
         }
         Ok(Self {
             seq: seq as u32,
-            method: Method::from_bytes(raw.slice(ms..pos)),
+            method: Method::from_buf(raw, ms..pos),
         })
     }
 

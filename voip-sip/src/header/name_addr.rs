@@ -5,7 +5,7 @@ use std::ops::{Deref, DerefMut};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::scan::{is_token_char, is_ws, parse_params, skip_quoted, trim};
+use super::scan::{is_token_char, is_ws, parse_params_until, skip_quoted, trim};
 use super::{HeaderError, TypedHeader};
 use crate::message::{HeaderName, Known};
 use crate::uri::{Params, Uri};
@@ -52,7 +52,7 @@ impl NameAddr {
             if b.get(pos) != Some(&b'<') {
                 return Err(HeaderError::Invalid(what));
             }
-        } else if let Some(lt) = memchr::memchr(b'<', &b[pos..end]).map(|i| pos + i) {
+        } else if let Some(lt) = crate::charset::find(&b[pos..end], b'<').map(|i| pos + i) {
             let (ds, de) = trim(b, pos, lt);
             if de > ds {
                 if !b[ds..de].iter().all(|c| is_token_char(*c) || is_ws(*c)) {
@@ -63,7 +63,7 @@ impl NameAddr {
             pos = lt;
         }
         if b.get(pos) == Some(&b'<') {
-            let gt = memchr::memchr(b'>', &b[pos..end])
+            let gt = crate::charset::find(&b[pos..end], b'>')
                 .map(|i| pos + i)
                 .ok_or(HeaderError::Invalid(what))?;
             uri_start = pos + 1;
@@ -84,7 +84,7 @@ impl NameAddr {
             pos = e;
         }
         let uri = Uri::parse(&raw.slice(uri_start..uri_end))?;
-        let params = parse_params(&raw.slice(..end), pos, what)?;
+        let params = parse_params_until(raw, pos, end, what)?;
         Ok(Self {
             display_name,
             uri,

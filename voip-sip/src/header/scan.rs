@@ -3,17 +3,15 @@
 use bytes::Bytes;
 
 use super::HeaderError;
-use crate::uri::{Param, Params};
+use crate::uri::Params;
 
 /// `token` characters.
+#[inline(always)]
 pub(crate) fn is_token_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    crate::charset::is(c, crate::charset::TOKEN)
 }
 
+#[inline(always)]
 pub(crate) fn is_ws(c: u8) -> bool {
     c == b' ' || c == b'\t'
 }
@@ -112,17 +110,35 @@ pub(crate) fn trim(b: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
 /// (including IPv6 with or without brackets) or quoted strings, kept raw.
 pub(crate) fn parse_params(
     raw: &Bytes,
-    mut pos: usize,
+    pos: usize,
     what: &'static str,
 ) -> Result<Params, HeaderError> {
-    let b = &raw[..];
-    let mut params = Params::new();
+    parse_params_until(raw, pos, raw.len(), what)
+}
+
+/// [`parse_params`] over `raw[pos..end]`.
+pub(crate) fn parse_params_until(
+    raw: &Bytes,
+    mut pos: usize,
+    end: usize,
+    what: &'static str,
+) -> Result<Params, HeaderError> {
+    let b = &raw[..end];
+    while pos < b.len() && is_ws(b[pos]) {
+        pos += 1;
+    }
+    let first = pos;
+    let mut last = pos;
     loop {
         while pos < b.len() && is_ws(b[pos]) {
             pos += 1;
         }
         if pos >= b.len() {
-            return Ok(params);
+            return Ok(if last == first {
+                Params::new()
+            } else {
+                Params::from_raw(raw.slice(first..last))
+            });
         }
         if b[pos] != b';' {
             return Err(HeaderError::Invalid(what));
@@ -138,12 +154,11 @@ pub(crate) fn parse_params(
         if pos == ns {
             return Err(HeaderError::Invalid(what));
         }
-        let name = raw.slice(ns..pos);
+        last = pos;
         let mut look = pos;
         while look < b.len() && is_ws(b[look]) {
             look += 1;
         }
-        let mut value = None;
         if b.get(look) == Some(&b'=') {
             pos = look + 1;
             while pos < b.len() && is_ws(b[pos]) {
@@ -162,9 +177,8 @@ pub(crate) fn parse_params(
             if pos == vs {
                 return Err(HeaderError::Invalid(what));
             }
-            value = Some(raw.slice(vs..pos));
+            last = pos;
         }
-        params.push(Param { name, value });
     }
 }
 

@@ -113,6 +113,21 @@ impl Via {
     }
 }
 
+/// The usual tokens come from static memory (no reference count to touch).
+fn common_token(raw: &Bytes, range: std::ops::Range<usize>) -> Bytes {
+    let common: &'static [u8] = match &raw[range.clone()] {
+        b"SIP" => b"SIP",
+        b"2.0" => b"2.0",
+        b"UDP" => b"UDP",
+        b"TCP" => b"TCP",
+        b"TLS" => b"TLS",
+        b"WS" => b"WS",
+        b"WSS" => b"WSS",
+        _ => return raw.slice(range),
+    };
+    Bytes::from_static(common)
+}
+
 fn token(b: &[u8], mut pos: usize) -> (usize, usize) {
     let s = pos;
     while pos < b.len() && is_token_char(b[pos]) {
@@ -157,7 +172,7 @@ impl TypedHeader for Via {
         // sent-by
         let hs = pos;
         let he = if b.get(pos) == Some(&b'[') {
-            memchr::memchr(b']', &b[pos..])
+            crate::charset::find(&b[pos..], b']')
                 .map(|i| pos + i + 1)
                 .ok_or(bad)?
         } else {
@@ -178,15 +193,10 @@ impl TypedHeader for Via {
             port = Some(crate::uri::sip_port(&b[s..pos]).map_err(|_| HeaderError::Number(WHAT))?);
         }
         let params = parse_params(raw, pos, WHAT)?;
-        for p in &params {
-            if p.name.eq_ignore_ascii_case(b"branch") && p.value.is_none() {
-                return Err(bad);
-            }
-        }
         Ok(Self {
-            protocol: raw.slice(ps..pe),
-            version: raw.slice(vs..ve),
-            transport: raw.slice(ts..te),
+            protocol: common_token(raw, ps..pe),
+            version: common_token(raw, vs..ve),
+            transport: common_token(raw, ts..te),
             host,
             port,
             params,

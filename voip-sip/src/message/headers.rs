@@ -144,6 +144,16 @@ impl HeaderName {
         }
     }
 
+    /// The known header spelled `lower` (already lowercase), compact
+    /// forms included.
+    pub(crate) fn known_lowercase(lower: &[u8]) -> Option<Known> {
+        match lower.len() {
+            0 => None,
+            1 => Known::from_compact(lower[0]),
+            _ => Known::from_lowercase(lower),
+        }
+    }
+
     fn lookup(name: &[u8]) -> Option<Known> {
         match name.len() {
             0 => None,
@@ -251,6 +261,14 @@ impl Headers {
 
     /// The first raw value of `name`.
     pub fn get(&self, name: &HeaderName) -> Option<&Bytes> {
+        if let HeaderName::Known(k) = name {
+            // the common case: compare the enum tags only
+            return self
+                .entries
+                .iter()
+                .find(|h| matches!(h.name, HeaderName::Known(x) if x == *k))
+                .map(|h| &h.value);
+        }
         self.entries
             .iter()
             .find(|h| &h.name == name)
@@ -279,7 +297,7 @@ impl Headers {
     /// header), or `None` when absent.
     pub fn typed<H: TypedHeader>(&self) -> Option<Result<H, HeaderError>> {
         let raw = self.get(&H::NAME)?;
-        if H::LIST {
+        if H::LIST && has_top_level_comma(raw) {
             split_list(raw).next().map(|item| H::parse(&item))
         } else {
             Some(H::parse(raw))
@@ -374,6 +392,27 @@ impl Headers {
     pub(crate) fn push_header(&mut self, header: Header) {
         self.entries.push(header);
     }
+}
+
+/// Whether a list value may hold several items (a comma outside quotes and
+/// angle brackets); values without one are parsed whole, without a copy.
+fn has_top_level_comma(value: &[u8]) -> bool {
+    if memchr::memchr(b',', value).is_none() {
+        return false;
+    }
+    let (mut quoted, mut angle, mut escaped) = (false, false, false);
+    for c in value {
+        match c {
+            _ if escaped => escaped = false,
+            b'\\' if quoted => escaped = true,
+            b'"' if !angle => quoted = !quoted,
+            b'<' if !quoted => angle = true,
+            b'>' if !quoted => angle = false,
+            b',' if !quoted && !angle => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The values of one typed header across all its lines, from

@@ -60,6 +60,33 @@ impl Method {
         Method::Update,
     ];
 
+    /// The known method spelled `token`, if any (case-sensitive).
+    pub fn known_from_slice(token: &[u8]) -> Option<Self> {
+        Some(match token {
+            b"INVITE" => Self::Invite,
+            b"ACK" => Self::Ack,
+            b"BYE" => Self::Bye,
+            b"CANCEL" => Self::Cancel,
+            b"OPTIONS" => Self::Options,
+            b"REGISTER" => Self::Register,
+            b"PRACK" => Self::Prack,
+            b"SUBSCRIBE" => Self::Subscribe,
+            b"NOTIFY" => Self::Notify,
+            b"PUBLISH" => Self::Publish,
+            b"INFO" => Self::Info,
+            b"REFER" => Self::Refer,
+            b"MESSAGE" => Self::Message,
+            b"UPDATE" => Self::Update,
+            _ => return None,
+        })
+    }
+
+    /// The method named by `buf[range]`, slicing the buffer only for an
+    /// unknown method.
+    pub(crate) fn from_buf(buf: &Bytes, range: std::ops::Range<usize>) -> Self {
+        Self::known_from_slice(&buf[range.clone()]).unwrap_or_else(|| Self::Other(buf.slice(range)))
+    }
+
     /// Classifies a method token (case-sensitive, RFC 3261 §7.1).
     pub fn from_bytes(token: Bytes) -> Self {
         match &token[..] {

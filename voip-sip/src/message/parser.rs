@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::headers::{Header, HeaderName, Headers, Known};
 use super::{Message, Method, Request, Response, StatusCode};
+use crate::charset;
 use crate::header::is_token_char;
 use crate::uri::{Uri, UriError};
 
@@ -202,6 +203,106 @@ pub(crate) fn scan_lines(
     }
 }
 
+/// The known header named `name` (any case, compact forms included).
+#[inline]
+fn lowercase_name(name: &[u8]) -> Option<Known> {
+    let mut lower = [0u8; 32];
+    let dst = lower.get_mut(..name.len())?;
+    for (d, s) in dst.iter_mut().zip(name) {
+        *d = s | 0x20 * u8::from(s.is_ascii_uppercase());
+    }
+    HeaderName::known_lowercase(dst)
+}
+
+/// The header section from `pos`: fills `headers`, returns the body start.
+///
+/// One pass over each name (token check and lowercasing together), one
+/// `memchr` per line for its end.
+fn scan_headers(
+    buf: &Bytes,
+    mut pos: usize,
+    config: &ParseConfig,
+    headers: &mut Headers,
+    content_length: &mut Option<usize>,
+) -> Result<usize, ParseError> {
+    let b = &buf[..];
+    let mut line = 1;
+    loop {
+        let Some(&first) = b.get(pos) else {
+            return Ok(b.len());
+        };
+        line += 1;
+        match first {
+            b'\n' => return Ok(pos + 1),
+            b'\r' if b.get(pos + 1) == Some(&b'\n') => return Ok(pos + 2),
+            b'\r' => return Err(ParseError::HeaderLine { line }),
+            _ => {}
+        }
+        let ns = pos;
+        let name_len = b[pos..]
+            .iter()
+            .position(|c| !charset::is(*c, charset::TOKEN))
+            .unwrap_or(b.len() - pos);
+        pos += name_len;
+        let ne = pos;
+        while pos < b.len() && is_ws(b[pos]) {
+            pos += 1;
+        }
+        if ne == ns || b.get(pos) != Some(&b':') {
+            return Err(ParseError::HeaderLine { line });
+        }
+        pos += 1;
+        let vs = pos;
+        let (mut ve, mut next) = match charset::find(&b[pos..], b'\n') {
+            Some(i) => (pos + i, pos + i + 1),
+            None => (b.len(), b.len()),
+        };
+        let mut folded = false;
+        while next < b.len() && is_ws(b[next]) {
+            folded = true;
+            line += 1;
+            (ve, next) = match charset::find(&b[next..], b'\n') {
+                Some(i) => (next + i, next + i + 1),
+                None => (b.len(), b.len()),
+            };
+        }
+        if headers.len() >= config.max_headers {
+            return Err(ParseError::TooManyHeaders {
+                limit: config.max_headers,
+            });
+        }
+        let value = if folded {
+            unfold(&b[vs..ve])
+        } else {
+            let v = b[vs..ve].trim_ascii();
+            if v.is_empty() {
+                Bytes::new()
+            } else {
+                buf.slice_ref(v)
+            }
+        };
+        let name = match lowercase_name(&b[ns..ne]) {
+            Some(k) => HeaderName::Known(k),
+            None => HeaderName::Other(buf.slice(ns..ne)),
+        };
+        if let HeaderName::Known(Known::ContentLength) = name {
+            let t = &value[..];
+            if t.is_empty() || t.len() > 10 || !t.iter().all(u8::is_ascii_digit) {
+                return Err(ParseError::ContentLength);
+            }
+            let n = t
+                .iter()
+                .fold(0usize, |acc, d| acc * 10 + usize::from(d - b'0'));
+            if content_length.is_some_and(|c| c != n) {
+                return Err(ParseError::ContentLength);
+            }
+            *content_length = Some(n);
+        }
+        headers.push_header(Header { name, value });
+        pos = next;
+    }
+}
+
 /// Parses one message from a datagram or a framed stream message.
 ///
 /// Leading CRLFs are skipped (RFC 3261 §7.5). The body is `Content-Length`
@@ -228,48 +329,7 @@ pub fn parse_message(buf: Bytes, config: &ParseConfig) -> Result<Message, ParseE
 
     let mut headers = Headers::with_capacity(16);
     let mut content_length: Option<usize> = None;
-    let body_start = scan_lines(b, next, |name, value, folded| {
-        let (ns, mut ne) = (name.start, name.end);
-        while ne > ns && is_ws(b[ne - 1]) {
-            ne -= 1;
-        }
-        if ns == ne || !b[ns..ne].iter().all(|c| is_token_char(*c)) {
-            return Err(ParseError::HeaderLine {
-                line: headers.len() + 2,
-            });
-        }
-        if headers.len() >= config.max_headers {
-            return Err(ParseError::TooManyHeaders {
-                limit: config.max_headers,
-            });
-        }
-        let value = if folded {
-            unfold(&b[value.clone()])
-        } else {
-            let v = b[value.clone()].trim_ascii();
-            if v.is_empty() {
-                Bytes::new()
-            } else {
-                buf.slice_ref(v)
-            }
-        };
-        let name = HeaderName::from_bytes(buf.slice(ns..ne));
-        if name == HeaderName::Known(Known::ContentLength) {
-            let t = value.trim_ascii();
-            if t.is_empty() || t.len() > 10 || !t.iter().all(u8::is_ascii_digit) {
-                return Err(ParseError::ContentLength);
-            }
-            let n = t
-                .iter()
-                .fold(0usize, |acc, d| acc * 10 + usize::from(d - b'0'));
-            if content_length.is_some_and(|c| c != n) {
-                return Err(ParseError::ContentLength);
-            }
-            content_length = Some(n);
-        }
-        headers.push_header(Header { name, value });
-        Ok(())
-    })?;
+    let body_start = scan_headers(&buf, next, config, &mut headers, &mut content_length)?;
 
     let available = b.len() - body_start;
     let body = match content_length {
@@ -344,7 +404,7 @@ fn parse_request_line(buf: &Bytes, s: usize, e: usize) -> Result<(Method, Uri), 
     check_version(version)?;
     let uri_start = s + sp1 + 1;
     let uri = Uri::parse(&buf.slice(uri_start..uri_start + sp2)).map_err(ParseError::RequestUri)?;
-    Ok((Method::from_bytes(buf.slice(s..s + sp1)), uri))
+    Ok((Method::from_buf(buf, s..s + sp1), uri))
 }
 
 fn parse_status_line(buf: &Bytes, s: usize, e: usize) -> Result<(StatusCode, Bytes), ParseError> {

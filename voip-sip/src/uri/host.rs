@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use bytes::Bytes;
 
+use crate::charset;
 use crate::uri::UriError;
 
 /// A host: a domain name or an IP address.
@@ -31,14 +32,11 @@ impl Host {
                 parse_ipv6(&b[1..b.len() - 1]).map(Host::V6)
             }
             Some(_) => {
-                if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
-                    return std::str::from_utf8(b)
-                        .ok()
-                        .and_then(|s| s.parse::<Ipv4Addr>().ok())
-                        .map(Host::V4)
-                        .ok_or(UriError::Host);
+                let classes = charset::common(b);
+                if classes & charset::IPV4 != 0 {
+                    return parse_ipv4(b).map(Host::V4).ok_or(UriError::Host);
                 }
-                if b.iter().all(|c| is_hostname_char(*c)) {
+                if classes & charset::HOSTNAME != 0 {
                     Ok(Host::Domain(raw.clone()))
                 } else {
                     Err(UriError::Host)
@@ -79,8 +77,21 @@ pub(crate) fn parse_ipv6(b: &[u8]) -> Result<Ipv6Addr, UriError> {
         .ok_or(UriError::Host)
 }
 
-pub(crate) fn is_hostname_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_'
+/// Parses a dotted quad (`192.0.2.1`) without going through `str`.
+fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut n = 0;
+    for part in b.split(|c| *c == b'.') {
+        if n == 4 || part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let v = part.iter().try_fold(0u16, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + u16::from(d - b'0'))
+        })?;
+        octets[n] = u8::try_from(v).ok()?;
+        n += 1;
+    }
+    (n == 4).then(|| Ipv4Addr::from(octets))
 }
 
 impl fmt::Display for Host {

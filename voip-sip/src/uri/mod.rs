@@ -12,7 +12,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 pub use host::Host;
 pub(crate) use host::parse_ipv6;
 pub(crate) use params::unquote;
-pub use params::{Param, Params};
+pub use params::{Param, ParamIter, Params};
 pub use sip::SipUri;
 pub(crate) use sip::{parse_port as sip_port, write_host};
 
@@ -58,7 +58,7 @@ impl Uri {
     /// Parses a URI.
     pub fn parse(raw: &Bytes) -> Result<Self, UriError> {
         let b = &raw[..];
-        let colon = memchr::memchr(b':', b).ok_or(UriError::Scheme)?;
+        let colon = crate::charset::find(b, b':').ok_or(UriError::Scheme)?;
         let scheme = &b[..colon];
         if scheme.is_empty()
             || !scheme[0].is_ascii_alphabetic()

@@ -1,54 +1,67 @@
 //! `;name=value` parameters of URIs and headers.
+//!
+//! Parameters are kept as the raw text they arrived in (`;tag=1;lr`), which
+//! costs no allocation when parsing; lookups scan it. They are validated
+//! when the URI or header is parsed.
 
 use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-/// One parameter. Values are kept as received (escaped, quoted if they were).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Param {
-    /// The name (compared case-insensitively).
-    pub name: Bytes,
+/// One parameter, borrowed from its [`Params`]. Values are kept as received
+/// (escaped, quoted if they were).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Param<'a> {
+    /// The name (compare case-insensitively).
+    pub name: &'a [u8],
     /// The value, if there was an `=`.
-    pub value: Option<Bytes>,
+    pub value: Option<&'a [u8]>,
 }
 
-/// An ordered list of parameters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct Params(Vec<Param>);
+/// An ordered list of parameters, stored as their wire text.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Params {
+    /// `;a=b;c` exactly as received (whitespace around `;` and `=` allowed
+    /// in headers), or empty.
+    raw: Bytes,
+}
 
 impl Params {
     /// No parameters.
     pub const fn new() -> Self {
-        Self(Vec::new())
+        Self { raw: Bytes::new() }
+    }
+
+    /// Parameters from already validated wire text starting with `;`.
+    pub(crate) fn from_raw(raw: Bytes) -> Self {
+        Self { raw }
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.raw.is_empty()
     }
 
     /// Number of parameters.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.iter().count()
     }
 
     /// All parameters in order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Param> {
-        self.0.iter()
+    pub fn iter(&self) -> ParamIter<'_> {
+        ParamIter { rest: &self.raw }
     }
 
     /// `Some(value)` if `name` is present (`Some(None)` for a flag such as `lr`).
-    pub fn get(&self, name: &str) -> Option<Option<&Bytes>> {
-        self.0
-            .iter()
+    pub fn get(&self, name: &str) -> Option<Option<&[u8]>> {
+        self.iter()
             .find(|p| p.name.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|p| p.value.as_ref())
+            .map(|p| p.value)
     }
 
     /// The value of `name` with surrounding quotes removed, if present with a value.
     pub fn value(&self, name: &str) -> Option<&[u8]> {
-        self.get(name).flatten().map(|v| unquote(v))
+        self.get(name).flatten().map(unquote)
     }
 
     /// Whether `name` is present.
@@ -58,40 +71,99 @@ impl Params {
 
     /// Sets `name` (replacing an existing one in place).
     pub fn set(&mut self, name: &str, value: Option<Bytes>) {
-        match self
-            .0
-            .iter_mut()
-            .find(|p| p.name.eq_ignore_ascii_case(name.as_bytes()))
-        {
-            Some(p) => p.value = value,
-            None => self.0.push(Param {
-                name: Bytes::copy_from_slice(name.as_bytes()),
-                value,
-            }),
+        let mut out = BytesMut::with_capacity(self.raw.len() + name.len() + 16);
+        let mut found = false;
+        for p in self.iter() {
+            if !found && p.name.eq_ignore_ascii_case(name.as_bytes()) {
+                found = true;
+                write_param(&mut out, p.name, value.as_deref());
+            } else {
+                write_param(&mut out, p.name, p.value);
+            }
         }
+        if !found {
+            write_param(&mut out, name.as_bytes(), value.as_deref());
+        }
+        self.raw = out.freeze();
     }
 
     /// Removes `name`; returns whether it was there.
     pub fn remove(&mut self, name: &str) -> bool {
-        let before = self.0.len();
-        self.0
-            .retain(|p| !p.name.eq_ignore_ascii_case(name.as_bytes()));
-        before != self.0.len()
-    }
-
-    pub(crate) fn push(&mut self, p: Param) {
-        self.0.push(p);
-    }
-
-    /// Writes `;name=value` for each parameter.
-    pub fn write_to(&self, out: &mut BytesMut) {
-        for p in &self.0 {
-            out.put_u8(b';');
-            out.extend_from_slice(&p.name);
-            if let Some(v) = &p.value {
-                out.put_u8(b'=');
-                out.extend_from_slice(v);
+        if !self.contains(name) {
+            return false;
+        }
+        let mut out = BytesMut::with_capacity(self.raw.len());
+        for p in self.iter() {
+            if !p.name.eq_ignore_ascii_case(name.as_bytes()) {
+                write_param(&mut out, p.name, p.value);
             }
+        }
+        self.raw = out.freeze();
+        true
+    }
+
+    /// Writes `;name=value` for each parameter, as stored.
+    pub fn write_to(&self, out: &mut BytesMut) {
+        out.extend_from_slice(&self.raw);
+    }
+}
+
+fn write_param(out: &mut BytesMut, name: &[u8], value: Option<&[u8]>) {
+    out.put_u8(b';');
+    out.extend_from_slice(name);
+    if let Some(v) = value {
+        out.put_u8(b'=');
+        out.extend_from_slice(v);
+    }
+}
+
+/// Iterates the parameters of a [`Params`].
+#[derive(Debug, Clone)]
+pub struct ParamIter<'a> {
+    rest: &'a [u8],
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    b.trim_ascii()
+}
+
+impl<'a> Iterator for ParamIter<'a> {
+    type Item = Param<'a>;
+
+    fn next(&mut self) -> Option<Param<'a>> {
+        loop {
+            let b = self.rest;
+            let start = b.iter().position(|c| *c == b';')? + 1;
+            // the item runs to the next ';' outside quotes
+            let mut i = start;
+            let mut eq = None;
+            while i < b.len() {
+                match b[i] {
+                    b'"' => {
+                        i += 1;
+                        while i < b.len() && b[i] != b'"' {
+                            if b[i] == b'\\' {
+                                i += 1;
+                            }
+                            i += 1;
+                        }
+                    }
+                    b'=' if eq.is_none() => eq = Some(i),
+                    b';' => break,
+                    _ => {}
+                }
+                i += 1;
+            }
+            let end = i.min(b.len());
+            self.rest = &b[end..];
+            let (name, value) = match eq {
+                Some(e) if e < end => (trim(&b[start..e]), Some(trim(&b[e + 1..end]))),
+                _ => (trim(&b[start..end]), None),
+            };
+            if name.is_empty() {
+                continue;
+            }
+            return Some(Param { name, value });
         }
     }
 }
@@ -105,20 +177,24 @@ pub(crate) fn unquote(v: &[u8]) -> &[u8] {
     }
 }
 
+impl fmt::Debug for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Params({:?})", String::from_utf8_lossy(&self.raw))
+    }
+}
+
 impl fmt::Display for Params {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut b = BytesMut::new();
-        self.write_to(&mut b);
-        f.write_str(&String::from_utf8_lossy(&b))
+        f.write_str(&String::from_utf8_lossy(&self.raw))
     }
 }
 
 impl<'a> IntoIterator for &'a Params {
-    type Item = &'a Param;
-    type IntoIter = std::slice::Iter<'a, Param>;
+    type Item = Param<'a>;
+    type IntoIter = ParamIter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.iter()
     }
 }
 
@@ -137,5 +213,15 @@ mod tests {
         assert_eq!(p.value("transport"), Some(&b"udp"[..]));
         assert_eq!(p.to_string(), ";lr;Transport=\"udp\"");
         assert!(p.remove("lr") && !p.remove("lr"));
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn raw_with_spaces_and_quotes() {
+        let p = Params::from_raw(Bytes::from_static(b" ;   tag    = 19n ; x=\"a;b=c\";rport"));
+        assert_eq!(p.value("tag"), Some(&b"19n"[..]));
+        assert_eq!(p.value("x"), Some(&b"a;b=c"[..]));
+        assert_eq!(p.get("rport"), Some(None));
+        assert_eq!(p.len(), 3);
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{Host, Param, Params, UriError};
+use super::{Host, Params, UriError};
 
 /// A SIP or SIPS URI. Escaped parts are kept escaped, as received.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -25,35 +25,7 @@ pub struct SipUri {
     pub headers: Option<Bytes>,
 }
 
-// RFC 3261 §25.1 character classes, with the escape `%` admitted everywhere
-// escaped characters are.
-fn is_unreserved(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' | b'%'
-        )
-}
-
-fn is_user_char(c: u8) -> bool {
-    is_unreserved(c) || matches!(c, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
-}
-
-fn is_password_char(c: u8) -> bool {
-    is_unreserved(c) || matches!(c, b'&' | b'=' | b'+' | b'$' | b',')
-}
-
-fn is_param_char(c: u8) -> bool {
-    is_unreserved(c) || matches!(c, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
-}
-
-fn is_header_char(c: u8) -> bool {
-    is_unreserved(c)
-        || matches!(
-            c,
-            b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$' | b'=' | b'&'
-        )
-}
+use crate::charset::{PARAM, PASSWORD, URI_HEADER, USER, all};
 
 impl SipUri {
     /// A URI `sip:host`.
@@ -86,17 +58,17 @@ impl SipUri {
         let mut pos = start;
         let mut user = None;
         let mut password = None;
-        if let Some(at) = memchr::memchr(b'@', &b[pos..]).map(|i| pos + i) {
+        if let Some(at) = crate::charset::find(&b[pos..], b'@').map(|i| pos + i) {
             let userinfo = &b[pos..at];
-            let (u, p) = match memchr::memchr(b':', userinfo) {
+            let (u, p) = match crate::charset::find(userinfo, b':') {
                 Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
                 None => (userinfo, None),
             };
-            if u.is_empty() || !u.iter().all(|c| is_user_char(*c)) {
+            if u.is_empty() || !all(u, USER) {
                 return Err(UriError::User);
             }
             if let Some(p) = p {
-                if !p.iter().all(|c| is_password_char(*c)) {
+                if !all(p, PASSWORD) {
                     return Err(UriError::User);
                 }
                 password = Some(raw.slice(pos + u.len() + 1..at));
@@ -106,7 +78,7 @@ impl SipUri {
         }
         // host
         let host_end = if b.get(pos) == Some(&b'[') {
-            memchr::memchr(b']', &b[pos..])
+            crate::charset::find(&b[pos..], b']')
                 .map(|i| pos + i + 1)
                 .ok_or(UriError::Host)?
         } else {
@@ -126,36 +98,36 @@ impl SipUri {
             port = Some(parse_port(&b[pos + 1..end])?);
             pos = end;
         }
-        let mut params = Params::new();
+        let params_start = pos;
         while b.get(pos) == Some(&b';') {
             let end = b[pos + 1..]
                 .iter()
                 .position(|c| matches!(c, b';' | b'?'))
                 .map_or(b.len(), |i| pos + 1 + i);
             let item = &b[pos + 1..end];
-            let (name_len, value) = match memchr::memchr(b'=', item) {
-                Some(eq) => (eq, Some((pos + 1 + eq + 1, end))),
-                None => (item.len(), None),
+            let (name, value) = match crate::charset::find(item, b'=') {
+                Some(eq) => (&item[..eq], Some(&item[eq + 1..])),
+                None => (item, None),
             };
-            let name = &item[..name_len];
-            if name.is_empty() || !name.iter().all(|c| is_param_char(*c)) {
+            if name.is_empty() || !all(name, PARAM) {
                 return Err(UriError::Param);
             }
-            if let Some((vs, ve)) = value {
-                if !b[vs..ve].iter().all(|c| is_param_char(*c)) {
+            if let Some(v) = value {
+                if !all(v, PARAM) {
                     return Err(UriError::Param);
                 }
             }
-            params.push(Param {
-                name: raw.slice(pos + 1..pos + 1 + name_len),
-                value: value.map(|(vs, ve)| raw.slice(vs..ve)),
-            });
             pos = end;
         }
+        let params = if pos > params_start {
+            Params::from_raw(raw.slice(params_start..pos))
+        } else {
+            Params::new()
+        };
         let mut headers = None;
         if b.get(pos) == Some(&b'?') {
             let h = &b[pos + 1..];
-            if !h.iter().all(|c| is_header_char(*c)) {
+            if !all(h, URI_HEADER) {
                 return Err(UriError::Character);
             }
             headers = Some(raw.slice(pos + 1..));

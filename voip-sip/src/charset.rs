@@ -1,0 +1,113 @@
+//! Character classes of RFC 3261 §25.1 as one lookup table, so that every
+//! parser tests a byte with a load and a mask.
+
+/// `token`.
+pub(crate) const TOKEN: u8 = 1;
+/// `unreserved` plus `%` (escapes are checked as ordinary characters).
+pub(crate) const UNRESERVED: u8 = 2;
+/// `user`: unreserved, escaped, user-unreserved.
+pub(crate) const USER: u8 = 4;
+/// `password`.
+pub(crate) const PASSWORD: u8 = 8;
+/// `paramchar`.
+pub(crate) const PARAM: u8 = 16;
+/// `hname`/`hvalue` characters of URI headers.
+pub(crate) const URI_HEADER: u8 = 32;
+/// Host name characters (alphanumerics, `-`, `.`, `_`).
+pub(crate) const HOSTNAME: u8 = 64;
+/// Digits and `.` (an IPv4 address).
+pub(crate) const IPV4: u8 = 128;
+
+const fn table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        let alnum = c.is_ascii_alphanumeric();
+        let mark = matches!(
+            c,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        );
+        let unreserved = alnum || mark || c == b'%';
+        let mut f = 0;
+        if alnum
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            )
+        {
+            f |= TOKEN;
+        }
+        if unreserved {
+            f |= UNRESERVED;
+        }
+        if unreserved || matches!(c, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/') {
+            f |= USER;
+        }
+        if unreserved || matches!(c, b'&' | b'=' | b'+' | b'$' | b',') {
+            f |= PASSWORD;
+        }
+        if unreserved || matches!(c, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
+            f |= PARAM;
+        }
+        if unreserved
+            || matches!(
+                c,
+                b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$' | b'=' | b'&'
+            )
+        {
+            f |= URI_HEADER;
+        }
+        if alnum || matches!(c, b'-' | b'.' | b'_') {
+            f |= HOSTNAME;
+        }
+        if c.is_ascii_digit() || c == b'.' {
+            f |= IPV4;
+        }
+        t[i] = f;
+        i += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = table();
+
+/// Whether `c` is in `class` (one of the constants, or several or-ed).
+#[inline(always)]
+pub(crate) fn is(c: u8, class: u8) -> bool {
+    CLASS[usize::from(c)] & class != 0
+}
+
+/// The first index of `byte` in `b`.
+#[inline]
+pub(crate) fn find(b: &[u8], byte: u8) -> Option<usize> {
+    memchr::memchr(byte, b)
+}
+
+/// Whether every byte of `b` is in `class`.
+#[inline]
+pub(crate) fn all(b: &[u8], class: u8) -> bool {
+    b.iter().all(|c| is(*c, class))
+}
+
+/// The classes every byte of `b` belongs to (the and of their flags).
+#[inline]
+pub(crate) fn common(b: &[u8]) -> u8 {
+    b.iter().fold(0xff, |acc, c| acc & CLASS[usize::from(*c)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes() {
+        assert!(is(b'a', TOKEN | USER | HOSTNAME));
+        assert!(is(b'`', TOKEN) && !is(b'`', USER));
+        assert!(is(b';', USER) && !is(b';', PASSWORD) && !is(b';', PARAM));
+        assert!(is(b':', PARAM) && !is(b':', USER));
+        assert!(all(b"192.0.2.1", IPV4) && !all(b"192.0.2.a", IPV4));
+        assert_eq!(common(b"ab-1") & HOSTNAME, HOSTNAME);
+        assert!(!is(b' ', TOKEN) && !is(0x80, TOKEN));
+    }
+}
