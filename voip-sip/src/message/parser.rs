@@ -209,7 +209,7 @@ fn lowercase_name(name: &[u8]) -> Option<Known> {
     let mut lower = [0u8; 32];
     let dst = lower.get_mut(..name.len())?;
     for (d, s) in dst.iter_mut().zip(name) {
-        *d = s | 0x20 * u8::from(s.is_ascii_uppercase());
+        *d = s.to_ascii_lowercase();
     }
     HeaderName::known_lowercase(dst)
 }
