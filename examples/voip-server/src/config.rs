@@ -58,6 +58,13 @@ pub struct Cli {
     /// which wins over the file's `log` key) [default: info].
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
+    /// The SIP domain of the extensions [default: localhost].
+    #[arg(long, value_name = "NAME")]
+    pub domain: Option<String>,
+    /// The IP to put in Via and Record-Route when listening on 0.0.0.0
+    /// [default: 127.0.0.1].
+    #[arg(long, value_name = "IP")]
+    pub advertise: Option<String>,
 }
 
 /// The TOML file. Unknown keys are an error.
@@ -84,6 +91,30 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     /// See [`Cli::log`].
     pub log: Option<String>,
+    /// See [`Cli::domain`].
+    pub domain: Option<String>,
+    /// See [`Cli::advertise`].
+    pub advertise: Option<String>,
+    /// Failed authentications from one address before it is banned [default: 5].
+    pub auth_max_failures: Option<u32>,
+    /// How long a ban lasts, in seconds [default: 600].
+    pub auth_ban_seconds: Option<u64>,
+    /// The extensions: `[[users]]` tables with `extension`, `password` and
+    /// optionally `display_name`.
+    #[serde(default)]
+    pub users: Vec<UserEntry>,
+}
+
+/// One `[[users]]` table.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserEntry {
+    /// The extension (SIP user part), e.g. `1001`.
+    pub extension: String,
+    /// The digest password.
+    pub password: String,
+    /// Shown to callees.
+    pub display_name: Option<String>,
 }
 
 impl FileConfig {
@@ -141,6 +172,16 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Log filter from the flag or the file (main puts RUST_LOG between them).
     pub log: Option<String>,
+    /// The SIP domain.
+    pub domain: String,
+    /// The IP advertised for wildcard listeners.
+    pub advertise: Option<std::net::IpAddr>,
+    /// The extensions.
+    pub users: Vec<crate::sip::users::User>,
+    /// Failed authentications before a ban.
+    pub auth_max_failures: u32,
+    /// Ban length in seconds.
+    pub auth_ban_seconds: u64,
 }
 
 /// Where a value came from, for error messages.
@@ -210,6 +251,75 @@ impl Config {
             .or_else(|| fc.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let log = cli.log.clone().or_else(|| fc.log.clone());
+        let domain = cli
+            .domain
+            .clone()
+            .or_else(|| fc.domain.clone())
+            .unwrap_or_else(|| "localhost".to_owned());
+        if domain.is_empty()
+            || !domain
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
+        {
+            return Err(Error::Config(format!(
+                "domain {domain:?} is not a host name (give one like pbx.example.com with --domain NAME)"
+            )));
+        }
+        let advertise = match cli.advertise.as_deref().or(fc.advertise.as_deref()) {
+            None => None,
+            Some(text) => Some(text.parse().map_err(|_| {
+                Error::Config(format!(
+                    "advertise address {text:?} is not an IP address (give one like 203.0.113.7 with --advertise IP)"
+                ))
+            })?),
+        };
+        let mut users = Vec::with_capacity(fc.users.len());
+        for (i, u) in fc.users.iter().enumerate() {
+            if u.extension.is_empty()
+                || !u
+                    .extension
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
+            {
+                return Err(Error::Config(format!(
+                    "[[users]] entry {} in {}: extension {:?} must be letters, digits, '-', '.' or '_'",
+                    i + 1,
+                    path.display(),
+                    u.extension
+                )));
+            }
+            if u.password.is_empty() {
+                return Err(Error::Config(format!(
+                    "[[users]] entry {} in {}: extension {} has an empty password (set password = \"...\")",
+                    i + 1,
+                    path.display(),
+                    u.extension
+                )));
+            }
+            if users
+                .iter()
+                .any(|x: &crate::sip::users::User| x.extension == u.extension)
+            {
+                return Err(Error::Config(format!(
+                    "[[users]] in {}: extension {} appears twice",
+                    path.display(),
+                    u.extension
+                )));
+            }
+            users.push(crate::sip::users::User {
+                extension: u.extension.clone(),
+                password: u.password.clone(),
+                display_name: u.display_name.clone(),
+            });
+        }
+        let auth_max_failures = fc.auth_max_failures.unwrap_or(5);
+        if auth_max_failures == 0 {
+            return Err(Error::Config(format!(
+                "auth_max_failures in {} must be at least 1",
+                path.display()
+            )));
+        }
+        let auth_ban_seconds = fc.auth_ban_seconds.unwrap_or(600);
 
         for (on, flag) in [(sip_tls, "--sip-tls"), (sip_wss, "--sip-wss")] {
             if on.is_none() {
@@ -243,6 +353,11 @@ impl Config {
             http,
             data_dir,
             log,
+            domain,
+            advertise,
+            users,
+            auth_max_failures,
+            auth_ban_seconds,
         })
     }
 }

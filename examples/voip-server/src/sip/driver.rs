@@ -1,6 +1,6 @@
 //! The glue between [`voip_sip::transport::Transports`] and the sans-IO
-//! [`Responder`]: one task that `select!`s over received messages and
-//! shutdown, feeds the responder with the current time and sends whatever it
+//! [`SipCore`]: one task that `select!`s over received messages, the core's
+//! next deadline and shutdown, feeds the core with the current time and sends whatever it
 //! polls out.
 //!
 //! This is the only module that knows the transport API.
@@ -8,23 +8,25 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, watch};
-use voip_core::{Receive, TransportProtocol};
+use voip_core::{Receive, Rng, TransportProtocol};
+use voip_sip::proxy::Interface;
 use voip_sip::transport::{TransportConfig, TransportError, Transports};
 
 use super::Counters;
-use super::responder::{Responder, ResponderStats};
+use super::core::{CoreConfig, CoreStats, SipCore};
+use super::users::Directory;
 use crate::config::Config;
 use crate::error::Error;
 
-/// Bound SIP transports and the responder they feed.
+/// Bound SIP transports and the core they feed.
 #[derive(Debug)]
 pub struct Driver {
     transports: Transports,
     received: mpsc::Receiver<Receive>,
-    responder: Responder,
+    core: SipCore,
     listeners: Vec<(TransportProtocol, SocketAddr)>,
 }
 
@@ -109,19 +111,42 @@ fn transport_config(config: &Config) -> Result<Arc<TransportConfig>, Error> {
 }
 
 impl Driver {
-    /// Binds every configured SIP listener.
+    /// Binds every configured SIP listener and builds the core.
     pub async fn bind(config: &Config) -> Result<Self, Error> {
         let (transports, received) = Transports::bind(transport_config(config)?)
             .await
             .map_err(startup_error)?;
-        let listeners = TransportProtocol::ALL
+        let listeners: Vec<(TransportProtocol, SocketAddr)> = TransportProtocol::ALL
             .into_iter()
             .filter_map(|protocol| transports.local_addr(protocol).map(|addr| (protocol, addr)))
             .collect();
+        let interfaces = listeners
+            .iter()
+            .map(|(protocol, addr)| Interface {
+                protocol: *protocol,
+                addr: advertised(*addr, config.advertise),
+            })
+            .collect();
+        let users = Directory::new(config.users.iter().cloned());
+        tracing::info!(domain = %config.domain, users = users.len(), "sip domain");
+        if users.is_empty() {
+            tracing::warn!("no [[users]] configured: registrations and calls will be refused");
+        }
+        let core_config = CoreConfig {
+            interfaces,
+            users,
+            domain: config.domain.clone(),
+            realm: config.domain.clone(),
+            max_auth_failures: config.auth_max_failures,
+            ban: Duration::from_secs(config.auth_ban_seconds),
+        };
+        let core = SipCore::new(core_config, Rng::os()).map_err(|error| {
+            Error::Config(format!("{error} (check the [auth] and domain settings)"))
+        })?;
         Ok(Self {
             transports,
             received,
-            responder: Responder::new(),
+            core,
             listeners,
         })
     }
@@ -134,10 +159,15 @@ impl Driver {
     /// Runs until `shutdown` turns true or the transports stop, then shuts
     /// the transports down.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>, counters: Arc<Counters>) {
-        let mut last = ResponderStats::default();
+        let mut last = CoreStats::default();
         loop {
-            // The responder is stateless and has no timers yet; when it gains
-            // `poll_timeout()`, add `sleep_until(deadline) => handle_timeout(now)`.
+            let deadline = self.core.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 received = self.received.recv() => {
                     let Some(received) = received else {
@@ -147,7 +177,10 @@ impl Driver {
                     counters.received.fetch_add(1, Ordering::Relaxed);
                     super::count_received(received.protocol, &received.contents);
                     tracing::trace!(protocol = %received.protocol, source = %received.source, bytes = received.contents.len(), "received");
-                    self.responder.handle_receive(Instant::now(), received);
+                    self.core.handle_receive(Instant::now(), SystemTime::now(), received);
+                }
+                () = sleep => {
+                    self.core.handle_timeout(Instant::now(), SystemTime::now());
                 }
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {
@@ -155,8 +188,11 @@ impl Driver {
                     }
                 }
             }
-            last = export_stats(last, self.responder.stats(), &counters);
-            while let Some(transmit) = self.responder.poll_transmit() {
+            last = export_stats(last, self.core.stats(), &counters);
+            counters
+                .registrations
+                .store(self.core.registrations() as u64, Ordering::Relaxed);
+            while let Some(transmit) = self.core.poll_transmit() {
                 let protocol = transmit.protocol;
                 let destination = transmit.destination;
                 super::count_sent(protocol, &transmit.contents);
@@ -177,8 +213,20 @@ impl Driver {
     }
 }
 
-/// Adds what the responder did since `last` to the metrics.
-fn export_stats(last: ResponderStats, now: ResponderStats, counters: &Counters) -> ResponderStats {
+/// The address to advertise in Via and Record-Route for a listener: the
+/// configured `advertise` IP for wildcard binds, else the bound address.
+fn advertised(bound: SocketAddr, advertise: Option<std::net::IpAddr>) -> SocketAddr {
+    match advertise {
+        Some(ip) if bound.ip().is_unspecified() => SocketAddr::new(ip, bound.port()),
+        _ if bound.ip().is_unspecified() => {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), bound.port())
+        }
+        _ => bound,
+    }
+}
+
+/// Adds what the core did since `last` to the metrics.
+fn export_stats(last: CoreStats, now: CoreStats, counters: &Counters) -> CoreStats {
     if now != last {
         let malformed = now.malformed.saturating_sub(last.malformed);
         counters.malformed.fetch_add(malformed, Ordering::Relaxed);
@@ -186,7 +234,11 @@ fn export_stats(last: ResponderStats, now: ResponderStats, counters: &Counters) 
         metrics::counter!("sip_malformed_dropped_total")
             .increment(now.malformed_dropped.saturating_sub(last.malformed_dropped));
         metrics::counter!("sip_stray_responses_total")
-            .increment(now.responses_dropped.saturating_sub(last.responses_dropped));
+            .increment(now.responses.saturating_sub(last.responses));
+        metrics::counter!("sip_banned_dropped_total")
+            .increment(now.banned_dropped.saturating_sub(last.banned_dropped));
+        metrics::counter!("sip_forwarded_total")
+            .increment(now.forwarded.saturating_sub(last.forwarded));
     }
     now
 }

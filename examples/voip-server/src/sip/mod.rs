@@ -1,9 +1,10 @@
-//! SIP side of the server: the sans-IO [`responder::Responder`], the tokio
+//! SIP side of the server: the sans-IO [`core::SipCore`], the tokio
 //! [`driver`] that feeds it from the transports, and the counters both the
 //! metrics endpoint and the status page read.
 
+pub mod core;
 pub mod driver;
-pub mod responder;
+pub mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -40,6 +41,8 @@ pub struct Counters {
     pub send_errors: AtomicU64,
     /// Messages that did not parse.
     pub malformed: AtomicU64,
+    /// Live registrations.
+    pub registrations: AtomicU64,
 }
 
 impl Counters {

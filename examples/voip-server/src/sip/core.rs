@@ -1,0 +1,893 @@
+//! The server's SIP core: a sans-IO hub that puts the voip-sip layers
+//! together the way Kamailio's routing script does in the seed.
+//!
+//! ```text
+//! Receive ─► parse ─► (malformed: 400/505/513 or drop, stateless)
+//!                  ─► validate (400, stateless) ─► stamp Via (received/rport)
+//!                  ─► TransactionLayer ─► Proxy (its branches, CANCEL, Timer C)
+//!                  ─► route():
+//!        in-dialog (To tag) ......... loose_route ─► forward | 481
+//!        REGISTER ................... 401 challenge ─► Registrar ─► 200 + bindings
+//!        OPTIONS .................... 200 (Allow, Accept, Supported)
+//!        INVITE, MESSAGE, ... ....... 407 challenge ─► user? 404 ─► bindings? 480
+//!                                     ─► fork to every binding (parallel)
+//! ```
+//!
+//! Every initial request but OPTIONS is authenticated before anything is
+//! looked up, so a scanner learns nothing about which extensions exist
+//! (all get the same challenge); repeated failures ban the source, and a
+//! banned source's packets are dropped before parsing.
+//!
+//! Responses go back the way the request came (RFC 3581 symmetric
+//! routing); requests to registered users go over the flow they
+//! registered from (their NAT binding or connection), with Record-Route
+//! flow tokens bringing in-dialog requests back the same way.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use voip_core::{Receive, Rng, Transmit};
+use voip_sip::auth::{AuthConfig, AuthOutcome, DigestAuthenticator};
+use voip_sip::header::{MaxForwards, To, TypedHeader, Via};
+use voip_sip::proxy::{Destination, ForkMode, Incoming, Interface, NextHop, Proxy, ProxyConfig};
+use voip_sip::registrar::{Registrar, RegistrarConfig};
+use voip_sip::reply::reply_to_malformed;
+use voip_sip::transaction::{
+    ReplyPath, TransactionConfig, TransactionEvent, TransactionId, TransactionLayer,
+};
+use voip_sip::validate::{UasPolicy, check_request};
+use voip_sip::{
+    Host, Known, Message, Method, ParseConfig, Request, Response, StatusCode, Uri, parse_message,
+};
+
+use super::users::Directory;
+
+/// Methods the server serves (the Allow header).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY";
+
+/// What the core needs to know.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Our listening addresses as advertised (Via, Record-Route).
+    pub interfaces: Vec<Interface>,
+    /// The extensions.
+    pub users: Directory,
+    /// The SIP domain; address-of-records are `sip:<extension>@<domain>`.
+    pub domain: String,
+    /// Digest realm.
+    pub realm: String,
+    /// Failed authentications from one address before it is banned.
+    pub max_auth_failures: u32,
+    /// How long a ban lasts.
+    pub ban: Duration,
+}
+
+/// Counters of what the core did, for metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CoreStats {
+    /// Requests parsed.
+    pub requests: u64,
+    /// Responses received.
+    pub responses: u64,
+    /// Messages that did not parse.
+    pub malformed: u64,
+    /// Malformed messages dropped without an answer.
+    pub malformed_dropped: u64,
+    /// Stateless answers (validation failures, malformed requests).
+    pub stateless_replies: u64,
+    /// Packets dropped because their source is banned.
+    pub banned_dropped: u64,
+    /// Requests forwarded to a registered user or along a route.
+    pub forwarded: u64,
+}
+
+/// The SIP core of the reference server.
+#[derive(Debug)]
+pub struct SipCore {
+    parse: ParseConfig,
+    policy: UasPolicy,
+    rng: Rng,
+    layer: TransactionLayer,
+    proxy: Proxy,
+    registrar: Registrar,
+    registrar_auth: DigestAuthenticator,
+    proxy_auth: DigestAuthenticator,
+    users: Directory,
+    domain: String,
+    interfaces: Vec<Interface>,
+    out: VecDeque<Transmit>,
+    stats: CoreStats,
+    server_header: Bytes,
+}
+
+impl SipCore {
+    /// A core for `config`, drawing tags, branches, nonces and secrets from `rng`.
+    pub fn new(config: CoreConfig, mut rng: Rng) -> Result<Self, voip_core::ConfigError> {
+        let auth = |proxy: bool| {
+            AuthConfig::default()
+                .realm(config.realm.clone())
+                .max_failures(config.max_auth_failures)
+                .ban_duration(config.ban)
+                .proxy(proxy)
+                .build()
+        };
+        let registrar_auth = DigestAuthenticator::new(auth(false)?, Rng::seeded(rng.next_u64()));
+        let proxy_auth = DigestAuthenticator::new(auth(true)?, Rng::seeded(rng.next_u64()));
+        let registrar =
+            Registrar::with_memory_store(std::sync::Arc::new(RegistrarConfig::default().build()?));
+        let proxy_config = ProxyConfig::new(config.interfaces.clone(), &mut rng);
+        let proxy = Proxy::new(proxy_config, Rng::seeded(rng.next_u64()));
+        let layer = TransactionLayer::new(
+            TransactionConfig::default().build()?,
+            Rng::seeded(rng.next_u64()),
+        );
+        Ok(Self {
+            parse: ParseConfig::default(),
+            policy: UasPolicy::default(),
+            rng,
+            layer,
+            proxy,
+            registrar,
+            registrar_auth,
+            proxy_auth,
+            users: config.users,
+            domain: config.domain,
+            interfaces: config.interfaces,
+            out: VecDeque::new(),
+            stats: CoreStats::default(),
+            server_header: Bytes::from(format!("voip-server/{}", env!("CARGO_PKG_VERSION"))),
+        })
+    }
+
+    /// What the core has done so far.
+    pub fn stats(&self) -> CoreStats {
+        self.stats
+    }
+
+    /// Live registrations (bindings).
+    pub fn registrations(&self) -> usize {
+        self.registrar.store().len()
+    }
+
+    /// Handles one received message. `wall` is the wall-clock time (nonce
+    /// timestamps and bans).
+    pub fn handle_receive(&mut self, now: Instant, wall: SystemTime, rx: Receive) {
+        let ip = rx.source.ip();
+        if self.registrar_auth.is_banned(wall, ip) || self.proxy_auth.is_banned(wall, ip) {
+            self.stats.banned_dropped += 1;
+            return;
+        }
+        let path = ReplyPath::from(&rx);
+        match parse_message(rx.contents.clone(), &self.parse) {
+            Err(error) => {
+                self.stats.malformed += 1;
+                tracing::debug!(source = %rx.source, %error, "malformed sip message");
+                let tag = self.rng.token(10);
+                match reply_to_malformed(&rx.contents, &error, &tag) {
+                    Some(bytes) => self.send_stateless(&rx, bytes),
+                    None => self.stats.malformed_dropped += 1,
+                }
+            }
+            Ok(Message::Response(response)) => {
+                self.stats.responses += 1;
+                self.layer
+                    .handle_message(now, Message::Response(response), path);
+            }
+            Ok(Message::Request(mut request)) => {
+                self.stats.requests += 1;
+                if request.method != Method::Ack {
+                    if let Err(rejection) = check_request(&request) {
+                        tracing::debug!(status = %rejection.status, reason = %rejection.reason, "rejected");
+                        let response = rejection.response(&request);
+                        self.reply_stateless(&rx, response);
+                        return;
+                    }
+                }
+                stamp_top_via(&mut request, &rx);
+                self.layer
+                    .handle_message(now, Message::Request(request), path);
+            }
+        }
+        self.drain_events(now, wall);
+    }
+
+    /// Fires due timers.
+    pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime) {
+        self.layer.handle_timeout(now);
+        self.proxy.handle_timeout(&mut self.layer, now);
+        if self.registrar.poll_timeout().is_some_and(|t| t <= now) {
+            self.registrar.handle_timeout(now);
+        }
+        while self.registrar.poll_event().is_some() {}
+        self.drain_events(now, wall);
+    }
+
+    /// The next deadline.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.layer.poll_timeout(),
+            self.proxy.poll_timeout(),
+            self.registrar.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The next message to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out
+            .pop_front()
+            .or_else(|| self.layer.poll_transmit())
+            .or_else(|| self.proxy.poll_transmit())
+    }
+
+    fn drain_events(&mut self, now: Instant, wall: SystemTime) {
+        while let Some(event) = self.layer.poll_event() {
+            let Some(event) = self.proxy.handle_event(&mut self.layer, now, event) else {
+                continue;
+            };
+            match event {
+                TransactionEvent::Request {
+                    id,
+                    request,
+                    path,
+                    cancels,
+                    ..
+                } => {
+                    if request.method == Method::Cancel {
+                        // answered by the transaction layer; a CANCEL for a
+                        // proxied INVITE was consumed by the proxy
+                        let _ = cancels;
+                        continue;
+                    }
+                    let span = tracing::debug_span!("request", method = %request.method, source = %path.remote);
+                    let _guard = span.enter();
+                    self.route(now, wall, id, request, path);
+                }
+                TransactionEvent::Ack { mut request, path } => {
+                    if let NextHop::Forward(target) = self.proxy.loose_route(&mut request, &path) {
+                        if self.proxy.prepare_stateless(&mut request, &target).is_ok() {
+                            self.layer.send_stateless(Transmit {
+                                protocol: target.protocol,
+                                source: None,
+                                destination: target.destination,
+                                connection: target.connection,
+                                contents: request.to_bytes(),
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn respond(&mut self, now: Instant, id: TransactionId, request: &Request, status: StatusCode) {
+        let response = Response::for_request(request, status);
+        self.respond_with(now, id, response);
+    }
+
+    fn respond_with(&mut self, now: Instant, id: TransactionId, response: Response) {
+        let tag = self.rng.token(10);
+        let mut response = response.with_to_tag(&tag);
+        response
+            .headers
+            .push(Known::Server, self.server_header.clone());
+        if let Err(error) = self.layer.send_response(now, id, response) {
+            tracing::debug!(%error, "response not sent");
+        }
+    }
+
+    fn route(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        id: TransactionId,
+        mut request: Request,
+        path: ReplyPath,
+    ) {
+        if let Err(rejection) = self.policy.check(&request) {
+            let response = rejection.response(&request);
+            return self.respond_with(now, id, response);
+        }
+        let local_target = self.is_local_uri(&request.uri, &path);
+        let max_forwards = request.headers.typed::<MaxForwards>().and_then(Result::ok);
+        if max_forwards == Some(MaxForwards(0))
+            && !(local_target && request.method == Method::Options)
+        {
+            return self.respond(now, id, &request, StatusCode::TOO_MANY_HOPS);
+        }
+        let in_dialog = request
+            .to()
+            .and_then(Result::ok)
+            .is_some_and(|t| t.tag().is_some());
+        if in_dialog {
+            return match self.proxy.loose_route(&mut request, &path) {
+                NextHop::Forward(target) => {
+                    let dest = Destination {
+                        uri: request.uri.clone(),
+                        target,
+                        route: Vec::new(),
+                    };
+                    self.forward(now, id, &request, path, vec![dest], ForkMode::Serial);
+                }
+                NextHop::Local if request.method == Method::Options => {
+                    self.options(now, id, &request)
+                }
+                _ => self.respond(
+                    now,
+                    id,
+                    &request,
+                    StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST,
+                ),
+            };
+        }
+        match request.method {
+            Method::Register => self.register(now, wall, id, &request, path, local_target),
+            Method::Options => self.options(now, id, &request),
+            Method::Invite | Method::Message | Method::Subscribe | Method::Refer => {
+                self.initial_request(now, wall, id, request, path, local_target)
+            }
+            Method::Bye | Method::Prack | Method::Update | Method::Info | Method::Notify => self
+                .respond(
+                    now,
+                    id,
+                    &request,
+                    StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST,
+                ),
+            Method::Publish => {
+                self.respond_allow(now, id, &request, StatusCode::METHOD_NOT_ALLOWED)
+            }
+            _ => self.respond_allow(now, id, &request, StatusCode::NOT_IMPLEMENTED),
+        }
+    }
+
+    fn respond_allow(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: &Request,
+        status: StatusCode,
+    ) {
+        let mut response = Response::for_request(request, status);
+        response
+            .headers
+            .push(Known::Allow, Bytes::from_static(ALLOW.as_bytes()));
+        self.respond_with(now, id, response);
+    }
+
+    fn options(&mut self, now: Instant, id: TransactionId, request: &Request) {
+        let mut response = Response::for_request(request, StatusCode::OK);
+        response
+            .headers
+            .push(Known::Allow, Bytes::from_static(ALLOW.as_bytes()));
+        response
+            .headers
+            .push(Known::Accept, Bytes::from_static(b"application/sdp"));
+        response
+            .headers
+            .push(Known::Supported, Bytes::from_static(b"path"));
+        self.respond_with(now, id, response);
+    }
+
+    fn register(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        id: TransactionId,
+        request: &Request,
+        path: ReplyPath,
+        local_target: bool,
+    ) {
+        if !local_target {
+            return self.respond(now, id, request, StatusCode::NOT_FOUND);
+        }
+        let username = match self
+            .registrar_auth
+            .check(wall, path.remote.ip(), request, &self.users)
+        {
+            AuthOutcome::Authenticated { username } => username,
+            AuthOutcome::Challenge(r) | AuthOutcome::Forbidden(r) => {
+                return self.respond_with(now, id, r);
+            }
+            _ => return,
+        };
+        let to_user = request
+            .to()
+            .and_then(Result::ok)
+            .and_then(|t| user_of(&t.uri));
+        if to_user.as_deref() != Some(username.as_str()) {
+            // one may only register one's own extension
+            return self.respond(now, id, request, StatusCode::FORBIDDEN);
+        }
+        // Bindings are kept under sip:<extension>@<domain>, whatever host
+        // and port the client put in To.
+        let mut canonical = request.clone();
+        let aor: Uri = match format!("sip:{username}@{}", self.domain).parse() {
+            Ok(u) => u,
+            Err(_) => return self.respond(now, id, request, StatusCode::SERVER_INTERNAL_ERROR),
+        };
+        if let Some(Ok(mut to)) = canonical.to() {
+            to.uri = aor;
+            canonical.headers.set_typed(&to);
+        }
+        let mut response = self.registrar.handle_register(now, &canonical, path);
+        while self.registrar.poll_event().is_some() {}
+        // answer with the client's own To (plus our tag)
+        if let (Some(original), Some(Ok(ours))) = (
+            request.headers.get(&Known::To.into()).cloned(),
+            response.to(),
+        ) {
+            let mut to: To = match To::parse(&original) {
+                Ok(t) => t,
+                Err(_) => return self.respond_with(now, id, response),
+            };
+            if let Some(tag) = ours.tag() {
+                to.set_tag(Bytes::copy_from_slice(tag));
+            }
+            response.headers.set_typed(&to);
+        }
+        self.respond_with(now, id, response);
+    }
+
+    fn initial_request(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        id: TransactionId,
+        request: Request,
+        path: ReplyPath,
+        local_target: bool,
+    ) {
+        let username = match self
+            .proxy_auth
+            .check(wall, path.remote.ip(), &request, &self.users)
+        {
+            AuthOutcome::Authenticated { username } => username,
+            AuthOutcome::Challenge(r) | AuthOutcome::Forbidden(r) => {
+                return self.respond_with(now, id, r);
+            }
+            _ => return,
+        };
+        let from_user = request
+            .from()
+            .and_then(Result::ok)
+            .and_then(|f| user_of(&f.uri));
+        if from_user.as_deref() != Some(username.as_str()) {
+            return self.respond(now, id, &request, StatusCode::FORBIDDEN);
+        }
+        let mut request = request;
+        // credentials are for us, not for the callee
+        request.headers.remove(&Known::ProxyAuthorization.into());
+        if !local_target {
+            // an authenticated user calling out directly: only IP targets
+            // (trunks with DNS come later)
+            return match request.uri.as_sip().and_then(voip_sip::proxy::uri_target) {
+                Some(target) => {
+                    let dest = Destination {
+                        uri: request.uri.clone(),
+                        target,
+                        route: Vec::new(),
+                    };
+                    self.forward(now, id, &request, path, vec![dest], ForkMode::Serial);
+                }
+                None => self.respond(now, id, &request, StatusCode::NOT_FOUND),
+            };
+        }
+        let Some(callee) = user_of(&request.uri) else {
+            return self.respond(now, id, &request, StatusCode::NOT_FOUND);
+        };
+        if self.users.get(&callee).is_none() {
+            return self.respond(now, id, &request, StatusCode::NOT_FOUND);
+        }
+        let aor = format!("sip:{callee}@{}", self.domain);
+        let bindings = self.registrar.lookup(now, aor.as_bytes());
+        if bindings.is_empty() {
+            return self.respond(now, id, &request, StatusCode::TEMPORARILY_UNAVAILABLE);
+        }
+        let destinations = bindings
+            .iter()
+            .map(|b| Destination {
+                uri: b.contact.uri.clone(),
+                target: voip_sip::transaction::Target {
+                    protocol: b.source.protocol,
+                    destination: b.source.remote,
+                    connection: b.source.connection,
+                },
+                route: b.path.clone(),
+            })
+            .collect();
+        self.forward(now, id, &request, path, destinations, ForkMode::Parallel);
+    }
+
+    fn forward(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: &Request,
+        path: ReplyPath,
+        destinations: Vec<Destination>,
+        mode: ForkMode,
+    ) {
+        let incoming = Incoming { id, request, path };
+        match self
+            .proxy
+            .forward(&mut self.layer, now, incoming, destinations, mode)
+        {
+            Ok(()) => self.stats.forwarded += 1,
+            Err(error) => {
+                tracing::debug!(%error, "cannot forward");
+                self.respond(now, id, request, StatusCode::SERVICE_UNAVAILABLE);
+            }
+        }
+    }
+
+    /// Whether `uri` names this server: our domain, `localhost`, one of our
+    /// addresses, or the address the request arrived at.
+    fn is_local_uri(&self, uri: &Uri, path: &ReplyPath) -> bool {
+        let Some(sip) = uri.as_sip() else {
+            return false;
+        };
+        match &sip.host {
+            Host::Domain(d) => {
+                d.eq_ignore_ascii_case(self.domain.as_bytes())
+                    || d.eq_ignore_ascii_case(b"localhost")
+            }
+            host => host.ip().is_some_and(|ip| self.is_local_ip(ip, path)),
+        }
+    }
+
+    fn is_local_ip(&self, ip: IpAddr, path: &ReplyPath) -> bool {
+        ip == path.local.ip()
+            || ip.is_loopback()
+            || self.interfaces.iter().any(|i| i.addr.ip() == ip)
+    }
+
+    fn send_stateless(&mut self, rx: &Receive, bytes: Bytes) {
+        self.stats.stateless_replies += 1;
+        self.out.push_back(Transmit::reply_to(rx, bytes));
+    }
+
+    fn reply_stateless(&mut self, rx: &Receive, response: Response) {
+        let tag = self.rng.token(10);
+        let mut response = response.with_to_tag(&tag);
+        response
+            .headers
+            .push(Known::Server, self.server_header.clone());
+        self.send_stateless(rx, response.to_bytes());
+    }
+}
+
+/// The user part of a SIP URI, unescaped only as far as it is plain text.
+fn user_of(uri: &Uri) -> Option<String> {
+    let user = uri.as_sip()?.user.as_ref()?;
+    std::str::from_utf8(user).ok().map(str::to_owned)
+}
+
+/// Adds `received` and fills `rport` in the top Via (RFC 3581).
+fn stamp_top_via(request: &mut Request, rx: &Receive) {
+    let Some(Ok(mut via)) = request.headers.typed::<Via>() else {
+        return;
+    };
+    via.stamp_source(rx.source);
+    let Some(line) = request.headers.first_mut(&Known::Via.into()) else {
+        return;
+    };
+    let rest = split_after_first_item(&line.value);
+    let mut value = via.to_bytes().to_vec();
+    if let Some(rest) = rest {
+        value.extend_from_slice(b", ");
+        value.extend_from_slice(&rest);
+    }
+    line.value = Bytes::from(value);
+}
+
+fn split_after_first_item(value: &Bytes) -> Option<Bytes> {
+    let mut quoted = false;
+    for (i, c) in value.iter().enumerate() {
+        match c {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => return Some(Bytes::copy_from_slice(value[i + 1..].trim_ascii())),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use voip_core::TransportProtocol;
+    use voip_sip::auth::authorize;
+
+    use super::*;
+    use crate::sip::users::User;
+
+    const SERVER: &str = "127.0.0.1:5060";
+    const ALICE: &str = "127.0.0.1:41001";
+    const BOB: &str = "127.0.0.1:41002";
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn core() -> SipCore {
+        let users = Directory::new([
+            User {
+                extension: "1001".into(),
+                password: "secret1".into(),
+                display_name: None,
+            },
+            User {
+                extension: "1002".into(),
+                password: "secret2".into(),
+                display_name: None,
+            },
+        ]);
+        SipCore::new(
+            CoreConfig {
+                interfaces: vec![Interface {
+                    protocol: TransportProtocol::Udp,
+                    addr: addr(SERVER),
+                }],
+                users,
+                domain: "localhost".into(),
+                realm: "localhost".into(),
+                max_auth_failures: 3,
+                ban: Duration::from_secs(60),
+            },
+            Rng::seeded(7),
+        )
+        .unwrap()
+    }
+
+    struct Net {
+        core: SipCore,
+        now: Instant,
+        wall: SystemTime,
+    }
+
+    impl Net {
+        fn new() -> Self {
+            Self {
+                core: core(),
+                now: Instant::now(),
+                wall: SystemTime::now(),
+            }
+        }
+
+        /// Sends `request` from `from` and returns everything the core sent.
+        fn send(&mut self, from: &str, bytes: Bytes) -> Vec<Transmit> {
+            self.core.handle_receive(
+                self.now,
+                self.wall,
+                Receive {
+                    protocol: TransportProtocol::Udp,
+                    source: addr(from),
+                    destination: addr(SERVER),
+                    connection: None,
+                    contents: bytes,
+                },
+            );
+            std::iter::from_fn(|| self.core.poll_transmit()).collect()
+        }
+
+        /// The final response among `sent` addressed to `to`.
+        fn final_to(sent: &[Transmit], to: &str) -> Option<Response> {
+            sent.iter()
+                .filter(|t| t.destination == addr(to))
+                .filter_map(
+                    |t| match parse_message(t.contents.clone(), &ParseConfig::default()) {
+                        Ok(Message::Response(r)) if r.status.is_final() => Some(r),
+                        _ => None,
+                    },
+                )
+                .last()
+        }
+
+        fn request_to(sent: &[Transmit], to: &str) -> Option<Request> {
+            sent.iter()
+                .filter(|t| t.destination == addr(to))
+                .find_map(
+                    |t| match parse_message(t.contents.clone(), &ParseConfig::default()) {
+                        Ok(Message::Request(r)) => Some(r),
+                        _ => None,
+                    },
+                )
+        }
+
+        /// Sends `request`, answers a 401/407 with credentials once, returns
+        /// the final response.
+        fn with_auth(
+            &mut self,
+            from: &str,
+            mut request: Request,
+            user: &str,
+            password: &str,
+        ) -> Response {
+            let sent = self.send(from, request.to_bytes());
+            let first = Self::final_to(&sent, from).unwrap();
+            if !matches!(first.status.as_u16(), 401 | 407) {
+                return first;
+            }
+            let mut rng = Rng::seeded(3);
+            authorize(&mut request, &first, user, password, &mut rng).unwrap();
+            bump(&mut request);
+            let sent = self.send(from, request.to_bytes());
+            Self::final_to(&sent, from).unwrap()
+        }
+    }
+
+    fn bump(request: &mut Request) {
+        let mut cseq = request.cseq().unwrap().unwrap();
+        cseq.seq += 1;
+        request.headers.set_typed(&cseq);
+        let branch = format!("z9hG4bK{}", Rng::os().token(12));
+        let mut via = request.via().unwrap().unwrap();
+        via.params.set("branch", Some(Bytes::from(branch)));
+        request.headers.set_typed(&via);
+    }
+
+    fn register(user: &str, from: &str) -> Request {
+        let mut r = Request::new(Method::Register, "sip:localhost".parse().unwrap());
+        for (n, v) in [
+            (
+                "Via",
+                format!("SIP/2.0/UDP {from};branch=z9hG4bKreg{user};rport"),
+            ),
+            ("From", format!("<sip:{user}@localhost>;tag=r{user}")),
+            ("To", format!("<sip:{user}@localhost>")),
+            ("Call-ID", format!("reg-{user}")),
+            ("CSeq", "1 REGISTER".into()),
+            ("Contact", format!("<sip:{user}@{from}>")),
+            ("Max-Forwards", "70".into()),
+            ("Expires", "300".into()),
+        ] {
+            r.headers
+                .push(voip_sip::HeaderName::from_bytes(n.into()), Bytes::from(v));
+        }
+        r
+    }
+
+    fn invite(from_user: &str, from: &str, to_user: &str) -> Request {
+        let mut r = Request::new(
+            Method::Invite,
+            format!("sip:{to_user}@127.0.0.1").parse().unwrap(),
+        );
+        for (n, v) in [
+            (
+                "Via",
+                format!("SIP/2.0/UDP {from};branch=z9hG4bKinv{from_user}{to_user};rport"),
+            ),
+            (
+                "From",
+                format!("<sip:{from_user}@localhost>;tag=i{from_user}"),
+            ),
+            ("To", format!("<sip:{to_user}@localhost>")),
+            ("Call-ID", format!("call-{from_user}-{to_user}")),
+            ("CSeq", "1 INVITE".into()),
+            ("Contact", format!("<sip:{from_user}@{from}>")),
+            ("Max-Forwards", "70".into()),
+        ] {
+            r.headers
+                .push(voip_sip::HeaderName::from_bytes(n.into()), Bytes::from(v));
+        }
+        r
+    }
+
+    #[test]
+    fn register_needs_digest_auth_then_binds() {
+        let mut n = Net::new();
+        let r = n.with_auth(BOB, register("1002", BOB), "1002", "secret2");
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(n.core.registrations(), 1);
+        // the wrong password is challenged again
+        let r = n.with_auth(ALICE, register("1001", ALICE), "1001", "wrong");
+        assert_eq!(r.status.as_u16(), 401);
+    }
+
+    #[test]
+    fn registered_users_call_each_other_through_the_proxy() {
+        let mut n = Net::new();
+        assert_eq!(
+            n.with_auth(BOB, register("1002", BOB), "1002", "secret2")
+                .status,
+            StatusCode::OK
+        );
+        let mut inv = invite("1001", ALICE, "1002");
+        let sent = n.send(ALICE, inv.to_bytes());
+        let challenge = Net::final_to(&sent, ALICE).unwrap();
+        assert_eq!(challenge.status.as_u16(), 407);
+        authorize(&mut inv, &challenge, "1001", "secret1", &mut Rng::seeded(1)).unwrap();
+        bump(&mut inv);
+        let sent = n.send(ALICE, inv.to_bytes());
+        let forwarded = Net::request_to(&sent, BOB).expect("INVITE forwarded to Bob's binding");
+        assert_eq!(forwarded.method, Method::Invite);
+        assert!(
+            !forwarded
+                .headers
+                .contains(&Known::ProxyAuthorization.into())
+        );
+        assert_eq!(forwarded.headers.count(&Known::RecordRoute.into()), 2);
+        assert_eq!(forwarded.headers.typed_all::<Via>().count(), 2);
+        // Bob answers 200; it reaches Alice
+        let ok = Response::for_request(&forwarded, StatusCode::OK).with_to_tag("bob");
+        let sent = n.send(BOB, ok.to_bytes());
+        let r = Net::final_to(&sent, ALICE).unwrap();
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.headers.typed_all::<Via>().count(), 1, "our Via removed");
+    }
+
+    #[test]
+    fn unknown_and_unregistered_callees_after_authentication() {
+        let mut n = Net::new();
+        let r = n.with_auth(ALICE, invite("1001", ALICE, "1002"), "1001", "secret1");
+        assert_eq!(r.status, StatusCode::TEMPORARILY_UNAVAILABLE);
+        let r = n.with_auth(ALICE, invite("1001", ALICE, "9876"), "1001", "secret1");
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn extensions_cannot_be_enumerated() {
+        let mut n = Net::new();
+        // the same answer for a known and an unknown extension
+        for (user, src) in [("1001", "127.0.0.1:42001"), ("5555", "127.0.0.1:42002")] {
+            let sent = n.send(src, register(user, src).to_bytes());
+            assert_eq!(
+                Net::final_to(&sent, src).unwrap().status.as_u16(),
+                401,
+                "{user}"
+            );
+            let sent = n.send(src, invite(user, src, "1002").to_bytes());
+            assert_eq!(
+                Net::final_to(&sent, src).unwrap().status.as_u16(),
+                407,
+                "{user}"
+            );
+        }
+    }
+
+    #[test]
+    fn brute_force_is_banned() {
+        let mut n = Net::new();
+        for i in 0..3 {
+            let mut r = register("1001", ALICE);
+            r.headers
+                .set(Known::CallId.into(), Bytes::from(format!("bf-{i}")));
+            let _ = n.with_auth(ALICE, r, "1001", "guess");
+        }
+        // banned: even the right password is dropped now
+        let sent = n.send(ALICE, register("1001", ALICE).to_bytes());
+        assert!(sent.is_empty());
+        assert!(n.core.stats().banned_dropped >= 1);
+        // another address still works
+        let other = "127.0.0.2:41002";
+        let r = n.with_auth(other, register("1002", other), "1002", "secret2");
+        assert_eq!(r.status, StatusCode::OK);
+    }
+
+    #[test]
+    fn options_and_torture_semantics() {
+        let mut n = Net::new();
+        let mut o = invite("x", ALICE, "y");
+        o.method = Method::Options;
+        o.headers
+            .set(Known::CSeq.into(), Bytes::from_static(b"1 OPTIONS"));
+        let sent = n.send(ALICE, o.to_bytes());
+        let r = Net::final_to(&sent, ALICE).unwrap();
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.headers.contains(&Known::Allow.into()));
+        // garbage is dropped and counted
+        assert!(
+            n.send(ALICE, Bytes::from_static(b"\x00\x01garbage"))
+                .is_empty()
+        );
+        assert_eq!(n.core.stats().malformed_dropped, 1);
+    }
+}
