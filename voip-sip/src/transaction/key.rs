@@ -1,5 +1,7 @@
 //! Matching messages to transactions (RFC 3261 §17.1.3, §17.2.3).
 
+use std::net::SocketAddr;
+
 use bytes::Bytes;
 
 use crate::header::{CSeq, CallId, From, To, Via};
@@ -33,10 +35,17 @@ impl ClientKey {
 
 /// Matches requests to server transactions. ACK maps to the INVITE it
 /// acknowledges; CANCEL has transactions of its own.
+///
+/// Beyond RFC 3261 §17.2.3, a request matches only a transaction started
+/// from the same source address: a third party cannot inject into (or
+/// absorb) another client's transaction by copying its branch, and
+/// independent clients that reuse a branch (as the RFC 4475 messages do)
+/// get independent transactions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum ServerKey {
     /// RFC 3261: branch (with the magic cookie), sent-by and method.
     Branch {
+        source: SocketAddr,
         branch: Bytes,
         host: Host,
         port: Option<u16>,
@@ -45,6 +54,7 @@ pub(crate) enum ServerKey {
     /// RFC 2543 fallback: Request-URI, From tag, Call-ID, CSeq number,
     /// top Via and method.
     Legacy {
+        source: SocketAddr,
         uri: Bytes,
         from_tag: Bytes,
         call_id: Bytes,
@@ -56,16 +66,16 @@ pub(crate) enum ServerKey {
 
 impl ServerKey {
     /// The key of `request`, with ACK mapped to INVITE.
-    pub(crate) fn for_request(request: &Request) -> Option<Self> {
-        Self::with_method(request, &request.method)
+    pub(crate) fn for_request(request: &Request, source: SocketAddr) -> Option<Self> {
+        Self::with_method(request, &request.method, source)
     }
 
     /// The key of the INVITE transaction a CANCEL refers to.
-    pub(crate) fn cancelled_invite(request: &Request) -> Option<Self> {
-        Self::with_method(request, &Method::Invite)
+    pub(crate) fn cancelled_invite(request: &Request, source: SocketAddr) -> Option<Self> {
+        Self::with_method(request, &Method::Invite, source)
     }
 
-    fn with_method(request: &Request, method: &Method) -> Option<Self> {
+    fn with_method(request: &Request, method: &Method, source: SocketAddr) -> Option<Self> {
         let method = if *method == Method::Ack {
             Method::Invite
         } else {
@@ -74,6 +84,7 @@ impl ServerKey {
         let via = request.headers.typed::<Via>()?.ok()?;
         if via.has_rfc3261_branch() {
             return Some(Self::Branch {
+                source,
                 branch: Bytes::copy_from_slice(via.branch()?),
                 host: via.host,
                 port: via.port,
@@ -85,6 +96,7 @@ impl ServerKey {
         let cseq = request.headers.typed::<CSeq>()?.ok()?;
         let _ = request.headers.typed::<To>()?.ok()?;
         Some(Self::Legacy {
+            source,
             uri: request.uri.to_bytes(),
             from_tag: Bytes::copy_from_slice(from.tag().unwrap_or_default()),
             call_id: call_id.0,

@@ -331,7 +331,7 @@ impl TransactionLayer {
     }
 
     fn handle_request(&mut self, now: Instant, request: Request, path: ReplyPath) {
-        let Some(key) = ServerKey::for_request(&request) else {
+        let Some(key) = ServerKey::for_request(&request, path.remote) else {
             // Without the headers that identify it, a request cannot have a
             // transaction; the message layer's validation answers it first.
             return;
@@ -355,7 +355,7 @@ impl TransactionLayer {
         let mut cancels = None;
         let mut cancel_reply = None;
         if request.method == Method::Cancel {
-            cancels = ServerKey::cancelled_invite(&request)
+            cancels = ServerKey::cancelled_invite(&request, path.remote)
                 .and_then(|k| self.server_keys.get(&k).copied());
             let status = if cancels.is_some() {
                 StatusCode::OK

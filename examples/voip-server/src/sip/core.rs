@@ -250,7 +250,12 @@ impl SipCore {
                     self.route(now, wall, id, request, path);
                 }
                 TransactionEvent::Ack { mut request, path } => {
-                    if let NextHop::Forward(target) = self.proxy.loose_route(&mut request, &path) {
+                    let routes_before = route_count(&request);
+                    let hop = self.proxy.loose_route(&mut request, &path);
+                    if route_count(&request) == routes_before {
+                        continue; // not a dialog of ours: absorb
+                    }
+                    if let NextHop::Forward(target) = hop {
                         if self.proxy.prepare_stateless(&mut request, &target).is_ok() {
                             self.layer.send_stateless(Transmit {
                                 protocol: target.protocol,
@@ -307,8 +312,13 @@ impl SipCore {
             .and_then(Result::ok)
             .is_some_and(|t| t.tag().is_some());
         if in_dialog {
-            return match self.proxy.loose_route(&mut request, &path) {
-                NextHop::Forward(target) => {
+            // Only dialogs we record-routed are routed through us (Kamailio's
+            // "404 Not here"): anything else would make us an open relay.
+            let routes_before = route_count(&request);
+            let hop = self.proxy.loose_route(&mut request, &path);
+            let ours = route_count(&request) < routes_before;
+            return match hop {
+                NextHop::Forward(target) if ours => {
                     let dest = Destination {
                         uri: request.uri.clone(),
                         target,
@@ -319,6 +329,7 @@ impl SipCore {
                 NextHop::Local if request.method == Method::Options => {
                     self.options(now, id, &request)
                 }
+                NextHop::Forward(_) => self.respond(now, id, &request, StatusCode::NOT_FOUND),
                 _ => self.respond(
                     now,
                     id,
@@ -561,6 +572,14 @@ impl SipCore {
             .push(Known::Server, self.server_header.clone());
         self.send_stateless(rx, response.to_bytes());
     }
+}
+
+/// Number of Route entries.
+fn route_count(request: &Request) -> usize {
+    request
+        .headers
+        .typed_all::<voip_sip::header::Route>()
+        .count()
 }
 
 /// The user part of a SIP URI, unescaped only as far as it is plain text.
