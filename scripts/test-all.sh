@@ -60,7 +60,11 @@ fuzz_smoke() {
   fi
   # cargo-fuzz passes nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP lets
   # the stable toolchain accept them.
-  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run sip_message -- -max_total_time=60)
+  # The message parser (the 60-second smoke run), then the stream
+  # framer and the transaction/proxy state machines for 30 s each.
+  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run sip_message -- -max_total_time=60) &&
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run stream_framer -- -max_total_time=30) &&
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run transactions -- -max_total_time=30)
 }
 
 stage setup bash scripts/setup.sh
@@ -77,6 +81,9 @@ fi
 stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets -- -D warnings
 stage test cargo test --workspace
+# The optional rsip conversions, and the sans-IO core without tokio.
+stage rsip-feature cargo test -p voip-sip --features rsip --lib
+stage clippy-core cargo clippy -p voip-sip --no-default-features --lib -- -D warnings
 stage purity purity
 stage release-build cargo build --release -p voip-server
 if [ -x "$target_dir/release/voip-server" ]; then
