@@ -16,7 +16,7 @@
 mod context;
 mod flow;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -134,6 +134,12 @@ pub struct Proxy {
     config: ProxyConfig,
     rng: Rng,
     contexts: HashMap<TransactionId, Context>,
+    /// `(timer_c, server)` of every context whose Timer C runs (set and no
+    /// final response sent yet), so the earliest deadline and the due ones
+    /// are found without visiting every context: contexts live on for
+    /// Timer L/J (32 s over UDP) after their final response, thousands of
+    /// them under load.
+    timer_c_queue: BTreeSet<(Instant, TransactionId)>,
     branch_of: HashMap<TransactionId, TransactionId>,
     stateless: VecDeque<Transmit>,
 }
@@ -152,6 +158,7 @@ impl Proxy {
             config,
             rng,
             contexts: HashMap::new(),
+            timer_c_queue: BTreeSet::new(),
             branch_of: HashMap::new(),
             stateless: VecDeque::new(),
         }
@@ -292,6 +299,9 @@ impl Proxy {
         for b in &ctx.branches {
             self.branch_of.insert(b.id, server);
         }
+        if let Some(at) = ctx.timer_c {
+            self.timer_c_queue.insert((at, server));
+        }
         self.contexts.insert(server, ctx);
         Ok(())
     }
@@ -383,7 +393,11 @@ impl Proxy {
                 None
             }
             TransactionEvent::Terminated { id } if self.contexts.contains_key(&id) => {
-                self.contexts.remove(&id);
+                if let Some(ctx) = self.contexts.remove(&id)
+                    && let Some(at) = ctx.timer_c
+                {
+                    self.timer_c_queue.remove(&(at, id));
+                }
                 Some(TransactionEvent::Terminated { id })
             }
             TransactionEvent::Request {
@@ -478,7 +492,13 @@ impl Proxy {
                     to_cancel.push(id);
                 }
                 if status != StatusCode::TRYING {
-                    ctx.timer_c = ctx.timer_c.map(|_| now + self.config.timer_c);
+                    if let Some(old) = ctx.timer_c {
+                        let at = now + self.config.timer_c;
+                        ctx.timer_c = Some(at);
+                        if self.timer_c_queue.remove(&(old, server)) {
+                            self.timer_c_queue.insert((at, server));
+                        }
+                    }
                     if !ctx.final_sent {
                         send = Some(response);
                     }
@@ -487,6 +507,9 @@ impl Proxy {
                 branch.done = true;
                 if status.is_success() {
                     ctx.final_sent = true;
+                    if let Some(at) = ctx.timer_c {
+                        self.timer_c_queue.remove(&(at, server));
+                    }
                     send = Some(response);
                     to_cancel.extend(ctx.pending().map(|b| b.id));
                 } else {
@@ -566,6 +589,9 @@ impl Proxy {
                 }
             }
             ctx.final_sent = true;
+            if let Some(at) = ctx.timer_c {
+                self.timer_c_queue.remove(&(at, server));
+            }
             let best = ctx.best.take().unwrap_or_else(|| {
                 Response::for_request(&ctx.original, StatusCode::REQUEST_TIMEOUT)
             });
@@ -624,19 +650,21 @@ impl Proxy {
     /// Fires Timer C: pending INVITE branches that rang too long are
     /// cancelled (or, without a provisional, treated as timed out).
     pub fn handle_timeout(&mut self, layer: &mut TransactionLayer, now: Instant) {
-        let due: Vec<TransactionId> = self
-            .contexts
-            .iter()
-            .filter(|(_, c)| c.timer_c.is_some_and(|t| t <= now) && !c.final_sent)
-            .map(|(id, _)| *id)
-            .collect();
+        let mut due = Vec::new();
+        while let Some(&(at, server)) = self.timer_c_queue.first() {
+            if at > now {
+                break;
+            }
+            self.timer_c_queue.pop_first();
+            due.push(server);
+        }
         for server in due {
             let pending: Vec<(TransactionId, bool)> = match self.contexts.get_mut(&server) {
-                Some(ctx) => {
+                Some(ctx) if !ctx.final_sent => {
                     ctx.timer_c = None;
                     ctx.pending().map(|b| (b.id, b.provisional)).collect()
                 }
-                None => continue,
+                _ => continue,
             };
             for (id, provisional) in pending {
                 if provisional {
@@ -651,11 +679,7 @@ impl Proxy {
     /// The earliest Timer C deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.contexts
-            .values()
-            .filter(|c| !c.final_sent)
-            .filter_map(|c| c.timer_c)
-            .min()
+        self.timer_c_queue.first().map(|(at, _)| *at)
     }
 
     /// Messages the proxy sends outside transactions (forwarded 2xx

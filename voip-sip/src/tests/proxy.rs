@@ -593,3 +593,34 @@ fn timer_c_ends_a_call_that_rings_forever() {
     assert_eq!(w.caller.finals, [StatusCode::REQUEST_TERMINATED]);
     let _ = Message::Request(invite());
 }
+
+#[test]
+fn timer_c_deadline_follows_the_call() {
+    // ringing: Timer C runs, restarted by the 180
+    let mut w = World::new(
+        7,
+        Conditions::perfect(),
+        &[Behaviour::RingForever],
+        ForkMode::Parallel,
+    );
+    let start = w.now;
+    start_call(&mut w);
+    w.run(Duration::from_secs(5), None);
+    let deadline = w.proxy.poll_timeout().expect("Timer C runs while ringing");
+    assert!(deadline > start + Duration::from_secs(180), "{deadline:?}");
+    assert!(deadline <= start + Duration::from_secs(182), "{deadline:?}");
+
+    // answered (and hung up): the contexts live on (Timer L for the INVITE,
+    // Timer J for the BYE) but Timer C is gone
+    let mut w = World::new(
+        8,
+        Conditions::perfect(),
+        &[Behaviour::Answer],
+        ForkMode::Parallel,
+    );
+    start_call(&mut w);
+    w.run(Duration::from_secs(5), None);
+    assert_eq!(w.caller.finals, [StatusCode::OK]);
+    assert!(!w.proxy.is_empty(), "the contexts wait for Timers L and J");
+    assert_eq!(w.proxy.poll_timeout(), None, "no Timer C after the 2xx");
+}
