@@ -99,6 +99,10 @@ pub struct FileConfig {
     pub auth_max_failures: Option<u32>,
     /// How long a ban lasts, in seconds [default: 600].
     pub auth_ban_seconds: Option<u64>,
+    /// Digest algorithms offered, one challenge each, in this order
+    /// [default: ["SHA-256", "MD5"]]. `["MD5"]` serves clients that give up
+    /// on the first challenge when it is SHA-256 (sipp 3.6).
+    pub auth_algorithms: Option<Vec<String>>,
     /// The extensions: `[[users]]` tables with `extension`, `password` and
     /// optionally `display_name`.
     #[serde(default)]
@@ -182,6 +186,8 @@ pub struct Config {
     pub auth_max_failures: u32,
     /// Ban length in seconds.
     pub auth_ban_seconds: u64,
+    /// Digest algorithms offered, in challenge order.
+    pub auth_algorithms: Vec<voip_sip::auth::Algorithm>,
 }
 
 /// Where a value came from, for error messages.
@@ -320,6 +326,33 @@ impl Config {
             )));
         }
         let auth_ban_seconds = fc.auth_ban_seconds.unwrap_or(600);
+        let auth_algorithms = match &fc.auth_algorithms {
+            None => vec![
+                voip_sip::auth::Algorithm::Sha256,
+                voip_sip::auth::Algorithm::Md5,
+            ],
+            Some(names) => {
+                let mut algorithms = Vec::with_capacity(names.len());
+                for name in names {
+                    let Some(alg) = voip_sip::auth::Algorithm::from_token(name.as_bytes()) else {
+                        return Err(Error::Config(format!(
+                            "auth_algorithms in {}: {name:?} is not a digest algorithm (use \"SHA-256\" and/or \"MD5\")",
+                            path.display()
+                        )));
+                    };
+                    if !algorithms.contains(&alg) {
+                        algorithms.push(alg);
+                    }
+                }
+                if algorithms.is_empty() {
+                    return Err(Error::Config(format!(
+                        "auth_algorithms in {} is empty (offer at least one: [\"SHA-256\", \"MD5\"])",
+                        path.display()
+                    )));
+                }
+                algorithms
+            }
+        };
 
         for (on, flag) in [(sip_tls, "--sip-tls"), (sip_wss, "--sip-wss")] {
             if on.is_none() {
@@ -358,6 +391,7 @@ impl Config {
             users,
             auth_max_failures,
             auth_ban_seconds,
+            auth_algorithms,
         })
     }
 }
@@ -520,6 +554,26 @@ mod tests {
             },
             defaults
         );
+    }
+
+    #[test]
+    fn auth_algorithms_parse_in_order() {
+        use voip_sip::auth::Algorithm;
+        let defaults = Config::merge(&cli(&[]), None).unwrap();
+        assert_eq!(
+            defaults.auth_algorithms,
+            [Algorithm::Sha256, Algorithm::Md5]
+        );
+        let fc = file("auth_algorithms = [\"md5\"]\n");
+        let config = Config::merge(&cli(&[]), Some((Path::new("s.toml"), &fc))).unwrap();
+        assert_eq!(config.auth_algorithms, [Algorithm::Md5]);
+        for bad in ["[]", "[\"SHA-1\"]"] {
+            let fc = file(&format!("auth_algorithms = {bad}\n"));
+            let error = Config::merge(&cli(&[]), Some((Path::new("s.toml"), &fc)))
+                .unwrap_err()
+                .to_string();
+            assert!(error.starts_with("auth_algorithms in s.toml"), "{error}");
+        }
     }
 
     #[test]

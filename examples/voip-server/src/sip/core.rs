@@ -62,6 +62,8 @@ pub struct CoreConfig {
     pub max_auth_failures: u32,
     /// How long a ban lasts.
     pub ban: Duration,
+    /// Digest algorithms offered, one challenge each, in this order.
+    pub algorithms: Vec<voip_sip::auth::Algorithm>,
 }
 
 /// Counters of what the core did, for metrics.
@@ -110,6 +112,7 @@ impl SipCore {
                 .realm(config.realm.clone())
                 .max_failures(config.max_auth_failures)
                 .ban_duration(config.ban)
+                .algorithms(&config.algorithms)
                 .proxy(proxy)
                 .build()
         };
@@ -660,6 +663,10 @@ mod tests {
                 realm: "localhost".into(),
                 max_auth_failures: 3,
                 ban: Duration::from_secs(60),
+                algorithms: vec![
+                    voip_sip::auth::Algorithm::Sha256,
+                    voip_sip::auth::Algorithm::Md5,
+                ],
             },
             Rng::seeded(7),
         )

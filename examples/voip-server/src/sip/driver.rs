@@ -139,6 +139,7 @@ impl Driver {
             realm: config.domain.clone(),
             max_auth_failures: config.auth_max_failures,
             ban: Duration::from_secs(config.auth_ban_seconds),
+            algorithms: config.auth_algorithms.clone(),
         };
         let core = SipCore::new(core_config, Rng::os()).map_err(|error| {
             Error::Config(format!("{error} (check the [auth] and domain settings)"))
