@@ -4,6 +4,11 @@
 //!   port 0 and a fresh data dir, then waits (with a deadline) for the
 //!   server's `DATA_DIR/ports.json`, which it writes once every listener is
 //!   bound. The process is killed when the [`Server`] drops.
+//! - [`Server::start_with_config`] does the same with a TOML config file
+//!   (users, domain, ...) written into that data dir; [`TEST_USERS`] is the
+//!   config of the call tests (extensions 1001 to 1003, domain `localhost`).
+//! - `VOIP_TEST_SERVER_LOG=FILTER` (e.g. `debug`) starts every server with
+//!   `--log FILTER`; its log is in the temp dir, see [`Server::log`].
 //! - [`server_bin`] finds the binary: `VOIP_SERVER_BIN` (relative paths are
 //!   relative to the repository root), else the newer of
 //!   `target/release/voip-server` and `target/debug/voip-server`.
@@ -169,8 +174,29 @@ impl Server {
 
     /// Starts the server with extra arguments after the defaults.
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::spawn(None, extra)
+    }
+
+    /// Starts the server with `toml` as its `--config` file (written into
+    /// the server's temp dir); the listeners are still loopback port 0.
+    pub fn start_with_config(toml: &str) -> Self {
+        Self::spawn(Some(toml), &[])
+    }
+
+    fn spawn(config: Option<&str>, extra: &[&str]) -> Self {
         let dir = TempDir::new("voip-server-test");
         let data = dir.path().join("data");
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(toml) = config {
+            let file = dir.path().join("voip-server.toml");
+            std::fs::write(&file, toml).unwrap();
+            args.push("--config".into());
+            args.push(file.into());
+        }
+        if let Ok(filter) = std::env::var("VOIP_TEST_SERVER_LOG") {
+            args.push("--log".into());
+            args.push(filter.into());
+        }
         let stdout = std::fs::File::create(dir.path().join("stdout.log")).unwrap();
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
         let mut child = Command::new(server_bin())
@@ -186,6 +212,7 @@ impl Server {
                 "--data-dir",
             ])
             .arg(&data)
+            .args(&args)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(stdout)
@@ -226,6 +253,11 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// The server's temp dir (config, `stdout.log`, `stderr.log`, data).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// What the server logged so far (stdout).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
@@ -243,6 +275,27 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The config of the call tests: domain `localhost`, MD5 digest only, and
+/// extensions 1001, 1002 and 1003 (password `secret<extension>`).
+pub const TEST_USERS: &str = r#"domain = "localhost"
+# sipp 3.6 answers only the first challenge and knows only MD5
+auth_algorithms = ["MD5"]
+
+[[users]]
+extension = "1001"
+password = "secret1001"
+display_name = "Test 1001"
+
+[[users]]
+extension = "1002"
+password = "secret1002"
+display_name = "Test 1002"
+
+[[users]]
+extension = "1003"
+password = "secret1003"
+"#;
 
 /// A minimal SIP OPTIONS request from `local` to `server` over `transport`
 /// (`UDP` or `TCP`).
