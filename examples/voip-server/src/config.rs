@@ -100,8 +100,8 @@ pub struct FileConfig {
     /// How long a ban lasts, in seconds [default: 600].
     pub auth_ban_seconds: Option<u64>,
     /// Digest algorithms offered, one challenge each, in this order
-    /// [default: ["SHA-256", "MD5"]]. `["MD5"]` serves clients that give up
-    /// on the first challenge when it is SHA-256 (sipp 3.6).
+    /// [default: ["MD5", "SHA-256"]]: many phones answer only the first
+    /// challenge and give up on SHA-256 (baresip 1.0, sipp 3.6).
     pub auth_algorithms: Option<Vec<String>>,
     /// The extensions: `[[users]]` tables with `extension`, `password` and
     /// optionally `display_name`.
@@ -327,9 +327,12 @@ impl Config {
         }
         let auth_ban_seconds = fc.auth_ban_seconds.unwrap_or(600);
         let auth_algorithms = match &fc.auth_algorithms {
+            // MD5 first: phones that answer only the first challenge
+            // (baresip 1.0, sipp 3.6, sipvicious) give up on SHA-256;
+            // clients that pick the strongest offered still get SHA-256.
             None => vec![
-                voip_sip::auth::Algorithm::Sha256,
                 voip_sip::auth::Algorithm::Md5,
+                voip_sip::auth::Algorithm::Sha256,
             ],
             Some(names) => {
                 let mut algorithms = Vec::with_capacity(names.len());
@@ -562,7 +565,7 @@ mod tests {
         let defaults = Config::merge(&cli(&[]), None).unwrap();
         assert_eq!(
             defaults.auth_algorithms,
-            [Algorithm::Sha256, Algorithm::Md5]
+            [Algorithm::Md5, Algorithm::Sha256]
         );
         let fc = file("auth_algorithms = [\"md5\"]\n");
         let config = Config::merge(&cli(&[]), Some((Path::new("s.toml"), &fc))).unwrap();
