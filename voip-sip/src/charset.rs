@@ -78,6 +78,12 @@ pub(crate) fn is(c: u8, class: u8) -> bool {
     CLASS[usize::from(c)] & class != 0
 }
 
+/// Every class `c` belongs to.
+#[inline(always)]
+pub(crate) fn class(c: u8) -> u8 {
+    CLASS[usize::from(c)]
+}
+
 /// The first index of `byte` in `b`.
 #[inline]
 pub(crate) fn find(b: &[u8], byte: u8) -> Option<usize> {

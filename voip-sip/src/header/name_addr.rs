@@ -83,7 +83,7 @@ impl NameAddr {
             uri_end = e;
             pos = e;
         }
-        let uri = Uri::parse(&raw.slice(uri_start..uri_end))?;
+        let uri = Uri::parse_range(raw, uri_start, uri_end)?;
         let params = parse_params_until(raw, pos, end, what)?;
         Ok(Self {
             display_name,

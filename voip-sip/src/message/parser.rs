@@ -209,7 +209,7 @@ fn lowercase_name(name: &[u8]) -> Option<Known> {
     let mut lower = [0u8; 32];
     let dst = lower.get_mut(..name.len())?;
     for (d, s) in dst.iter_mut().zip(name) {
-        *d = s | 0x20 * u8::from(s.is_ascii_uppercase());
+        *d = s | (0x20 * u8::from(s.is_ascii_uppercase()));
     }
     HeaderName::known_lowercase(dst)
 }
@@ -403,7 +403,7 @@ fn parse_request_line(buf: &Bytes, s: usize, e: usize) -> Result<(Method, Uri), 
     let version = rest[sp2 + 1..].trim_ascii_end();
     check_version(version)?;
     let uri_start = s + sp1 + 1;
-    let uri = Uri::parse(&buf.slice(uri_start..uri_start + sp2)).map_err(ParseError::RequestUri)?;
+    let uri = Uri::parse_range(buf, uri_start, uri_start + sp2).map_err(ParseError::RequestUri)?;
     Ok((Method::from_buf(buf, s..s + sp1), uri))
 }
 
