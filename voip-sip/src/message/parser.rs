@@ -121,7 +121,7 @@ impl ParseError {
 
 /// Finds `\n` from `pos`; returns (content end without `\r`, next line start).
 fn line_end(b: &[u8], pos: usize) -> Option<(usize, usize)> {
-    let nl = pos + memchr::memchr(b'\n', &b[pos..])?;
+    let nl = pos + charset::find(&b[pos..], b'\n')?;
     let end = if nl > pos && b[nl - 1] == b'\r' {
         nl - 1
     } else {
@@ -203,17 +203,6 @@ pub(crate) fn scan_lines(
     }
 }
 
-/// The known header named `name` (any case, compact forms included).
-#[inline]
-fn lowercase_name(name: &[u8]) -> Option<Known> {
-    let mut lower = [0u8; 32];
-    let dst = lower.get_mut(..name.len())?;
-    for (d, s) in dst.iter_mut().zip(name) {
-        *d = s | (0x20 * u8::from(s.is_ascii_uppercase()));
-    }
-    HeaderName::known_lowercase(dst)
-}
-
 /// The header section from `pos`: fills `headers`, returns the body start.
 ///
 /// One pass over each name (token check and lowercasing together), one
@@ -239,11 +228,9 @@ fn scan_headers(
             _ => {}
         }
         let ns = pos;
-        let name_len = b[pos..]
-            .iter()
-            .position(|c| !charset::is(*c, charset::TOKEN))
-            .unwrap_or(b.len() - pos);
-        pos += name_len;
+        while pos < b.len() && charset::is(b[pos], charset::TOKEN) {
+            pos += 1;
+        }
         let ne = pos;
         while pos < b.len() && is_ws(b[pos]) {
             pos += 1;
@@ -274,14 +261,29 @@ fn scan_headers(
         let value = if folded {
             unfold(&b[vs..ve])
         } else {
-            let v = b[vs..ve].trim_ascii();
-            if v.is_empty() {
+            let (mut s, mut e) = (vs, ve);
+            while s < e && b[s].is_ascii_whitespace() {
+                s += 1;
+            }
+            while e > s && b[e - 1].is_ascii_whitespace() {
+                e -= 1;
+            }
+            if s == e {
                 Bytes::new()
             } else {
-                buf.slice_ref(v)
+                buf.slice(s..e)
             }
         };
-        let name = match lowercase_name(&b[ns..ne]) {
+        // lowercased for the lookup (`| 0x20` lowercases letters; of the
+        // other token bytes it only changes '_', which no known name holds)
+        let mut lower = [0u8; 32];
+        let known = lower.get_mut(..ne - ns).and_then(|l| {
+            for (d, c) in l.iter_mut().zip(&b[ns..ne]) {
+                *d = c | 0x20;
+            }
+            HeaderName::known_lowercase(l)
+        });
+        let name = match known {
             Some(k) => HeaderName::Known(k),
             None => HeaderName::Other(buf.slice(ns..ne)),
         };
@@ -375,7 +377,7 @@ pub fn parse_message(buf: Bytes, config: &ParseConfig) -> Result<Message, ParseE
 }
 
 fn check_version(v: &[u8]) -> Result<(), ParseError> {
-    if v.eq_ignore_ascii_case(b"SIP/2.0") {
+    if v == b"SIP/2.0" || v.eq_ignore_ascii_case(b"SIP/2.0") {
         Ok(())
     } else if v.len() > 4
         && v[..4].eq_ignore_ascii_case(b"SIP/")
@@ -389,13 +391,13 @@ fn check_version(v: &[u8]) -> Result<(), ParseError> {
 
 fn parse_request_line(buf: &Bytes, s: usize, e: usize) -> Result<(Method, Uri), ParseError> {
     let line = &buf[s..e];
-    let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::StartLine)?;
+    let sp1 = charset::find(line, b' ').ok_or(ParseError::StartLine)?;
     let method = &line[..sp1];
     if method.is_empty() || !method.iter().all(|c| is_token_char(*c)) {
         return Err(ParseError::StartLine);
     }
     let rest = &line[sp1 + 1..];
-    let sp2 = memchr::memchr(b' ', rest).ok_or(ParseError::StartLine)?;
+    let sp2 = charset::find(rest, b' ').ok_or(ParseError::StartLine)?;
     if sp2 == 0 {
         return Err(ParseError::StartLine);
     }
@@ -409,7 +411,7 @@ fn parse_request_line(buf: &Bytes, s: usize, e: usize) -> Result<(Method, Uri), 
 
 fn parse_status_line(buf: &Bytes, s: usize, e: usize) -> Result<(StatusCode, Bytes), ParseError> {
     let line = &buf[s..e];
-    let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::StartLine)?;
+    let sp1 = charset::find(line, b' ').ok_or(ParseError::StartLine)?;
     check_version(&line[..sp1])?;
     let rest = &line[sp1 + 1..];
     let code_end = rest.iter().position(|c| *c == b' ').unwrap_or(rest.len());

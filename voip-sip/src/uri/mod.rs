@@ -10,7 +10,7 @@ use std::fmt;
 use bytes::{BufMut, Bytes, BytesMut};
 
 pub use host::Host;
-pub(crate) use host::parse_ipv6;
+pub(crate) use host::{parse_ipv6, parse_plain as parse_plain_host};
 pub(crate) use params::unquote;
 pub use params::{Param, ParamIter, Params};
 pub use sip::SipUri;
