@@ -203,6 +203,20 @@ pub(crate) fn scan_lines(
     }
 }
 
+/// The known header named `name` (any case, compact forms included).
+#[inline]
+fn known_name(name: &[u8]) -> Option<Known> {
+    if let Some(k) = Known::from_canonical(name) {
+        return Some(k);
+    }
+    let mut lower = [0u8; 32];
+    let dst = lower.get_mut(..name.len())?;
+    for (d, c) in dst.iter_mut().zip(name) {
+        *d = c | (0x20 * u8::from(c.is_ascii_uppercase()));
+    }
+    HeaderName::known_lowercase(dst)
+}
+
 /// The header section from `pos`: fills `headers`, returns the body start.
 ///
 /// One pass over each name (token check and lowercasing together), one
@@ -228,15 +242,34 @@ fn scan_headers(
             _ => {}
         }
         let ns = pos;
-        while pos < b.len() && charset::is(b[pos], charset::TOKEN) {
-            pos += 1;
+        // Fast path: a known name (any case, then optional blanks) right
+        // before the first ':'. Its bytes are all tokens, so the general
+        // scan below would take the same name.
+        let mut known = None;
+        let mut ne = ns;
+        if let Some(c) = charset::find(&b[ns..b.len().min(ns + 40)], b':') {
+            let mut e = ns + c;
+            while e > ns && is_ws(b[e - 1]) {
+                e -= 1;
+            }
+            known = known_name(&b[ns..e]);
+            if known.is_some() {
+                ne = e;
+                pos = ns + c;
+            }
         }
-        let ne = pos;
-        while pos < b.len() && is_ws(b[pos]) {
-            pos += 1;
-        }
-        if ne == ns || b.get(pos) != Some(&b':') {
-            return Err(ParseError::HeaderLine { line });
+        if known.is_none() {
+            while pos < b.len() && charset::is(b[pos], charset::TOKEN) {
+                pos += 1;
+            }
+            ne = pos;
+            while pos < b.len() && is_ws(b[pos]) {
+                pos += 1;
+            }
+            if ne == ns || b.get(pos) != Some(&b':') {
+                return Err(ParseError::HeaderLine { line });
+            }
+            known = known_name(&b[ns..ne]);
         }
         pos += 1;
         let vs = pos;
@@ -274,15 +307,6 @@ fn scan_headers(
                 buf.slice(s..e)
             }
         };
-        // lowercased for the lookup (`| 0x20` lowercases letters; of the
-        // other token bytes it only changes '_', which no known name holds)
-        let mut lower = [0u8; 32];
-        let known = lower.get_mut(..ne - ns).and_then(|l| {
-            for (d, c) in l.iter_mut().zip(&b[ns..ne]) {
-                *d = c | 0x20;
-            }
-            HeaderName::known_lowercase(l)
-        });
         let name = match known {
             Some(k) => HeaderName::Known(k),
             None => HeaderName::Other(buf.slice(ns..ne)),

@@ -65,10 +65,10 @@ impl Uri {
         let b = &raw[start..end];
         // the usual schemes first (same result as the general path below)
         if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"sip:") {
-            return SipUri::parse_range(raw, start + 4, end, false).map(Uri::Sip);
+            return SipUri::parse_range(raw, start + 4, end, false);
         }
         if b.len() >= 5 && b[..5].eq_ignore_ascii_case(b"sips:") {
-            return SipUri::parse_range(raw, start + 5, end, true).map(Uri::Sip);
+            return SipUri::parse_range(raw, start + 5, end, true);
         }
         let colon = crate::charset::find(b, b':').ok_or(UriError::Scheme)?;
         let scheme = &b[..colon];

@@ -172,23 +172,27 @@ fn trim(b: &[u8]) -> &[u8] {
 /// The end of the item at `i` (the next `;` outside quotes, or the end),
 /// as [`ParamIter`] delimits it.
 fn item_end(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
+    loop {
+        // the common case: plain bytes up to the next ';'
+        while i < b.len() && b[i] != b';' && b[i] != b'"' {
+            i += 1;
+        }
+        if i >= b.len() || b[i] == b';' {
+            return i;
+        }
+        // a quoted string: skip to its closing quote (escapes skipped too)
+        i += 1;
+        while i < b.len() && b[i] != b'"' {
+            if b[i] == b'\\' {
                 i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    if b[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
             }
-            b';' => break,
-            _ => {}
+            i += 1;
         }
         i += 1;
+        if i >= b.len() {
+            return b.len();
+        }
     }
-    i.min(b.len())
 }
 
 impl<'a> Iterator for ParamIter<'a> {

@@ -56,7 +56,7 @@ impl SipUri {
         start: usize,
         end: usize,
         secure: bool,
-    ) -> Result<Self, UriError> {
+    ) -> Result<super::Uri, UriError> {
         let b = &raw[..end];
         let mut pos = start;
         let mut user = None;
@@ -157,7 +157,8 @@ impl SipUri {
         if pos != end {
             return Err(UriError::Character);
         }
-        Ok(Self {
+        // built in place in the `Uri` (no move of the parts afterwards)
+        Ok(super::Uri::Sip(Self {
             secure,
             user,
             password,
@@ -165,7 +166,7 @@ impl SipUri {
             port,
             params,
             headers,
-        })
+        }))
     }
 
     /// The `transport` parameter, if any.
