@@ -90,12 +90,11 @@ impl NameAddr {
             uri_end = e;
             pos = e;
         }
-        let uri = Uri::parse_range(raw, uri_start, uri_end)?;
-        let params = parse_params_until(raw, pos, end, what)?;
+        // the URI first, then the parameters (the order of the errors)
         Ok(Self {
             display_name,
-            uri,
-            params,
+            uri: Uri::parse_range(raw, uri_start, uri_end)?,
+            params: parse_params_until(raw, pos, end, what)?,
         })
     }
 
