@@ -78,10 +78,43 @@ pub(crate) fn is(c: u8, class: u8) -> bool {
     CLASS[usize::from(c)] & class != 0
 }
 
+/// Every class `c` belongs to.
+#[inline(always)]
+pub(crate) fn class(c: u8) -> u8 {
+    CLASS[usize::from(c)]
+}
+
 /// The first index of `byte` in `b`.
+///
+/// Short haystacks (most URIs and header lines) are searched eight bytes
+/// at a time in a register, which costs less than setting up `memchr`.
 #[inline]
 pub(crate) fn find(b: &[u8], byte: u8) -> Option<usize> {
-    memchr::memchr(byte, b)
+    if b.len() >= 64 {
+        return memchr::memchr(byte, b);
+    }
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(byte);
+    let mut chunks = b.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w) ^ pattern;
+        // the lowest set high bit marks the first zero byte of x exactly
+        // (bits above it may be false positives, never below)
+        let t = x.wrapping_sub(LO) & !x & HI;
+        if t != 0 {
+            return Some(base + (t.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|c| *c == byte)
+        .map(|i| base + i)
 }
 
 /// Whether every byte of `b` is in `class`.
@@ -109,5 +142,22 @@ mod tests {
         assert!(all(b"192.0.2.1", IPV4) && !all(b"192.0.2.a", IPV4));
         assert_eq!(common(b"ab-1") & HOSTNAME, HOSTNAME);
         assert!(!is(b' ', TOKEN) && !is(0x80, TOKEN));
+    }
+
+    #[test]
+    fn find_matches_position() {
+        let hay: Vec<u8> = (0..100u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+        for len in 0..hay.len() {
+            for byte in [0u8, 1, 0x80, 0xff, b'@', b';', b'\n'] {
+                let mut h = hay[..len].to_vec();
+                for at in [None, Some(len / 2), Some(len.saturating_sub(1)), Some(0)] {
+                    if let Some(a) = at.filter(|a| *a < len) {
+                        h[a] = byte;
+                    }
+                    let want = h.iter().position(|c| *c == byte);
+                    assert_eq!(find(&h, byte), want, "{len} {byte} {at:?}");
+                }
+            }
+        }
     }
 }

@@ -17,7 +17,11 @@ impl TypedHeader for CallId {
         if b.is_empty() || b.iter().any(|c| *c <= b' ' || *c == 0x7f) {
             return Err(HeaderError::Invalid("Call-ID"));
         }
-        Ok(Self(raw.slice_ref(b)))
+        Ok(Self(if b.len() == raw.len() {
+            raw.clone()
+        } else {
+            raw.slice_ref(b)
+        }))
     }
 
     fn write_to(&self, out: &mut BytesMut) {

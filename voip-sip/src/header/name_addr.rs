@@ -52,15 +52,22 @@ impl NameAddr {
             if b.get(pos) != Some(&b'<') {
                 return Err(HeaderError::Invalid(what));
             }
-        } else if let Some(lt) = crate::charset::find(&b[pos..end], b'<').map(|i| pos + i) {
-            let (ds, de) = trim(b, pos, lt);
-            if de > ds {
-                if !b[ds..de].iter().all(|c| is_token_char(*c) || is_ws(*c)) {
-                    return Err(HeaderError::Invalid(what));
-                }
-                display_name = Some(raw.slice(ds..de));
+        } else {
+            // an unquoted display name: tokens and whitespace up to '<'
+            let mut i = pos;
+            while i < end && (is_token_char(b[i]) || is_ws(b[i])) {
+                i += 1;
             }
-            pos = lt;
+            if i < end && b[i] == b'<' {
+                let (ds, de) = trim(b, pos, i);
+                if de > ds {
+                    display_name = Some(raw.slice(ds..de));
+                }
+                pos = i;
+            } else if crate::charset::find(&b[i..end], b'<').is_some() {
+                // a '<' after a byte a display name cannot hold
+                return Err(HeaderError::Invalid(what));
+            }
         }
         if b.get(pos) == Some(&b'<') {
             let gt = crate::charset::find(&b[pos..end], b'>')
@@ -83,12 +90,11 @@ impl NameAddr {
             uri_end = e;
             pos = e;
         }
-        let uri = Uri::parse(&raw.slice(uri_start..uri_end))?;
-        let params = parse_params_until(raw, pos, end, what)?;
+        // the URI first, then the parameters (the order of the errors)
         Ok(Self {
             display_name,
-            uri,
-            params,
+            uri: Uri::parse_range(raw, uri_start, uri_end)?,
+            params: parse_params_until(raw, pos, end, what)?,
         })
     }
 

@@ -116,57 +116,39 @@ pub(crate) fn parse_params(
     parse_params_until(raw, pos, raw.len(), what)
 }
 
-/// [`parse_params`] over `raw[pos..end]`.
+/// [`parse_params`] over `raw[pos..end]`: validated in one pass, kept as
+/// the wire text from the first `;` to the end of the last parameter.
 pub(crate) fn parse_params_until(
     raw: &Bytes,
-    mut pos: usize,
+    pos: usize,
     end: usize,
     what: &'static str,
 ) -> Result<Params, HeaderError> {
     let b = &raw[..end];
-    while pos < b.len() && is_ws(b[pos]) {
-        pos += 1;
-    }
+    let bad = HeaderError::Invalid(what);
+    let mut pos = skip_ws(b, pos);
     let first = pos;
     let mut last = pos;
-    loop {
-        while pos < b.len() && is_ws(b[pos]) {
-            pos += 1;
-        }
-        if pos >= b.len() {
-            return Ok(if last == first {
-                Params::new()
-            } else {
-                Params::from_raw(raw.slice(first..last))
-            });
-        }
+    // here `pos` is at a byte that is not a blank, or at the end
+    while pos < b.len() {
         if b[pos] != b';' {
-            return Err(HeaderError::Invalid(what));
+            return Err(bad);
         }
-        pos += 1;
-        while pos < b.len() && is_ws(b[pos]) {
-            pos += 1;
-        }
+        pos = skip_ws(b, pos + 1);
         let ns = pos;
         while pos < b.len() && is_token_char(b[pos]) {
             pos += 1;
         }
         if pos == ns {
-            return Err(HeaderError::Invalid(what));
+            return Err(bad);
         }
         last = pos;
-        let mut look = pos;
-        while look < b.len() && is_ws(b[look]) {
-            look += 1;
-        }
-        if b.get(look) == Some(&b'=') {
-            pos = look + 1;
-            while pos < b.len() && is_ws(b[pos]) {
-                pos += 1;
-            }
+        pos = skip_ws(b, pos);
+        if b.get(pos) == Some(&b'=') {
+            pos = skip_ws(b, pos + 1);
             let vs = pos;
             if b.get(pos) == Some(&b'"') {
-                pos = skip_quoted(b, pos).ok_or(HeaderError::Invalid(what))?;
+                pos = skip_quoted(b, pos).ok_or(bad)?;
             } else {
                 while pos < b.len()
                     && (is_token_char(b[pos]) || matches!(b[pos], b':' | b'[' | b']' | b'/' | b'@'))
@@ -175,11 +157,25 @@ pub(crate) fn parse_params_until(
                 }
             }
             if pos == vs {
-                return Err(HeaderError::Invalid(what));
+                return Err(bad);
             }
             last = pos;
+            pos = skip_ws(b, pos);
         }
     }
+    Ok(if last == first {
+        Params::new()
+    } else {
+        Params::from_raw(raw.slice(first..last))
+    })
+}
+
+#[inline(always)]
+fn skip_ws(b: &[u8], mut pos: usize) -> usize {
+    while pos < b.len() && is_ws(b[pos]) {
+        pos += 1;
+    }
+    pos
 }
 
 #[cfg(test)]

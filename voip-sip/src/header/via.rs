@@ -8,7 +8,7 @@ use voip_core::TransportProtocol;
 use super::scan::{is_token_char, is_ws, parse_params};
 use super::{HeaderError, TypedHeader};
 use crate::message::{HeaderName, Known};
-use crate::uri::{Host, Params, parse_ipv6};
+use crate::uri::{Host, Params, parse_ipv6, parse_plain_host};
 
 /// One Via entry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -152,37 +152,49 @@ impl TypedHeader for Via {
         let bad = HeaderError::Invalid(WHAT);
         let b = &raw[..];
         let mut pos = skip_ws(b, 0);
-        let (ps, pe) = token(b, pos);
-        pos = skip_ws(b, pe);
-        if ps == pe || b.get(pos) != Some(&b'/') {
-            return Err(bad);
+        let (protocol, version);
+        if b[pos..].starts_with(b"SIP/2.0/") {
+            // the usual form, as the general path below would parse it
+            protocol = Bytes::from_static(b"SIP");
+            version = Bytes::from_static(b"2.0");
+            pos += 8;
+        } else {
+            let (ps, pe) = token(b, pos);
+            pos = skip_ws(b, pe);
+            if ps == pe || b.get(pos) != Some(&b'/') {
+                return Err(bad);
+            }
+            pos = skip_ws(b, pos + 1);
+            let (vs, ve) = token(b, pos);
+            pos = skip_ws(b, ve);
+            if vs == ve || b.get(pos) != Some(&b'/') {
+                return Err(bad);
+            }
+            pos += 1;
+            protocol = common_token(raw, ps..pe);
+            version = common_token(raw, vs..ve);
         }
-        pos = skip_ws(b, pos + 1);
-        let (vs, ve) = token(b, pos);
-        pos = skip_ws(b, ve);
-        if vs == ve || b.get(pos) != Some(&b'/') {
-            return Err(bad);
-        }
-        pos = skip_ws(b, pos + 1);
+        pos = skip_ws(b, pos);
         let (ts, te) = token(b, pos);
         if ts == te || !b.get(te).is_some_and(|c| is_ws(*c)) {
             return Err(bad);
         }
         pos = skip_ws(b, te);
         // sent-by
-        let hs = pos;
-        let he = if b.get(pos) == Some(&b'[') {
-            crate::charset::find(&b[pos..], b']')
+        let host;
+        if b.get(pos) == Some(&b'[') {
+            let he = crate::charset::find(&b[pos..], b']')
                 .map(|i| pos + i + 1)
-                .ok_or(bad)?
+                .ok_or(bad)?;
+            host = Host::parse_bracketed(&b[pos..he])?;
+            pos = he;
         } else {
-            b[pos..]
-                .iter()
-                .position(|c| matches!(c, b':' | b';') || is_ws(*c))
-                .map_or(b.len(), |i| pos + i)
-        };
-        let host = Host::parse(&raw.slice(hs..he))?;
-        pos = skip_ws(b, he);
+            let (h, he) =
+                parse_plain_host(raw, pos, b.len(), |c| matches!(c, b':' | b';') || is_ws(c))?;
+            host = h;
+            pos = he;
+        }
+        pos = skip_ws(b, pos);
         let mut port = None;
         if b.get(pos) == Some(&b':') {
             pos = skip_ws(b, pos + 1);
@@ -194,8 +206,8 @@ impl TypedHeader for Via {
         }
         let params = parse_params(raw, pos, WHAT)?;
         Ok(Self {
-            protocol: common_token(raw, ps..pe),
-            version: common_token(raw, vs..ve),
+            protocol,
+            version,
             transport: common_token(raw, ts..te),
             host,
             port,

@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use crate::header::{HeaderError, ListItems, TypedHeader, split_list};
 
 macro_rules! known_headers {
-    ($($variant:ident => $canonical:literal, $lower:literal $(, $compact:literal)?;)*) => {
+    ($($variant:ident => $canonical:literal, $canonical_bytes:literal, $lower:literal $(, $compact:literal)?;)*) => {
         /// Header names the stack knows, with their RFC 3261 compact forms.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[non_exhaustive]
@@ -39,6 +39,15 @@ macro_rules! known_headers {
                 }
             }
 
+            /// The header spelled exactly as printed (the usual case).
+            #[inline]
+            pub(crate) fn from_canonical(name: &[u8]) -> Option<Self> {
+                match name {
+                    $($canonical_bytes => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+
             fn from_lowercase(name: &[u8]) -> Option<Self> {
                 match name {
                     $($lower => Some(Self::$variant),)*
@@ -59,65 +68,65 @@ macro_rules! known_headers {
 }
 
 known_headers! {
-    Accept => "Accept", b"accept";
-    AcceptEncoding => "Accept-Encoding", b"accept-encoding";
-    AcceptLanguage => "Accept-Language", b"accept-language";
-    AlertInfo => "Alert-Info", b"alert-info";
-    Allow => "Allow", b"allow";
-    AllowEvents => "Allow-Events", b"allow-events", b'u';
-    AuthenticationInfo => "Authentication-Info", b"authentication-info";
-    Authorization => "Authorization", b"authorization";
-    CallId => "Call-ID", b"call-id", b'i';
-    CallInfo => "Call-Info", b"call-info";
-    Contact => "Contact", b"contact", b'm';
-    ContentDisposition => "Content-Disposition", b"content-disposition";
-    ContentEncoding => "Content-Encoding", b"content-encoding", b'e';
-    ContentLanguage => "Content-Language", b"content-language";
-    ContentLength => "Content-Length", b"content-length", b'l';
-    ContentType => "Content-Type", b"content-type", b'c';
-    CSeq => "CSeq", b"cseq";
-    Date => "Date", b"date";
-    ErrorInfo => "Error-Info", b"error-info";
-    Event => "Event", b"event", b'o';
-    Expires => "Expires", b"expires";
-    From => "From", b"from", b'f';
-    Identity => "Identity", b"identity", b'y';
-    InReplyTo => "In-Reply-To", b"in-reply-to";
-    MaxForwards => "Max-Forwards", b"max-forwards";
-    MimeVersion => "MIME-Version", b"mime-version";
-    MinExpires => "Min-Expires", b"min-expires";
-    MinSe => "Min-SE", b"min-se";
-    Organization => "Organization", b"organization";
-    PAssertedIdentity => "P-Asserted-Identity", b"p-asserted-identity";
-    PPreferredIdentity => "P-Preferred-Identity", b"p-preferred-identity";
-    Path => "Path", b"path";
-    Priority => "Priority", b"priority";
-    ProxyAuthenticate => "Proxy-Authenticate", b"proxy-authenticate";
-    ProxyAuthorization => "Proxy-Authorization", b"proxy-authorization";
-    ProxyRequire => "Proxy-Require", b"proxy-require";
-    RAck => "RAck", b"rack";
-    Reason => "Reason", b"reason";
-    RecordRoute => "Record-Route", b"record-route";
-    ReferTo => "Refer-To", b"refer-to", b'r';
-    ReferredBy => "Referred-By", b"referred-by", b'b';
-    Replaces => "Replaces", b"replaces";
-    ReplyTo => "Reply-To", b"reply-to";
-    Require => "Require", b"require";
-    RetryAfter => "Retry-After", b"retry-after";
-    Route => "Route", b"route";
-    RSeq => "RSeq", b"rseq";
-    Server => "Server", b"server";
-    SessionExpires => "Session-Expires", b"session-expires", b'x';
-    Subject => "Subject", b"subject", b's';
-    SubscriptionState => "Subscription-State", b"subscription-state";
-    Supported => "Supported", b"supported", b'k';
-    Timestamp => "Timestamp", b"timestamp";
-    To => "To", b"to", b't';
-    Unsupported => "Unsupported", b"unsupported";
-    UserAgent => "User-Agent", b"user-agent";
-    Via => "Via", b"via", b'v';
-    Warning => "Warning", b"warning";
-    WwwAuthenticate => "WWW-Authenticate", b"www-authenticate";
+    Accept => "Accept", b"Accept", b"accept";
+    AcceptEncoding => "Accept-Encoding", b"Accept-Encoding", b"accept-encoding";
+    AcceptLanguage => "Accept-Language", b"Accept-Language", b"accept-language";
+    AlertInfo => "Alert-Info", b"Alert-Info", b"alert-info";
+    Allow => "Allow", b"Allow", b"allow";
+    AllowEvents => "Allow-Events", b"Allow-Events", b"allow-events", b'u';
+    AuthenticationInfo => "Authentication-Info", b"Authentication-Info", b"authentication-info";
+    Authorization => "Authorization", b"Authorization", b"authorization";
+    CallId => "Call-ID", b"Call-ID", b"call-id", b'i';
+    CallInfo => "Call-Info", b"Call-Info", b"call-info";
+    Contact => "Contact", b"Contact", b"contact", b'm';
+    ContentDisposition => "Content-Disposition", b"Content-Disposition", b"content-disposition";
+    ContentEncoding => "Content-Encoding", b"Content-Encoding", b"content-encoding", b'e';
+    ContentLanguage => "Content-Language", b"Content-Language", b"content-language";
+    ContentLength => "Content-Length", b"Content-Length", b"content-length", b'l';
+    ContentType => "Content-Type", b"Content-Type", b"content-type", b'c';
+    CSeq => "CSeq", b"CSeq", b"cseq";
+    Date => "Date", b"Date", b"date";
+    ErrorInfo => "Error-Info", b"Error-Info", b"error-info";
+    Event => "Event", b"Event", b"event", b'o';
+    Expires => "Expires", b"Expires", b"expires";
+    From => "From", b"From", b"from", b'f';
+    Identity => "Identity", b"Identity", b"identity", b'y';
+    InReplyTo => "In-Reply-To", b"In-Reply-To", b"in-reply-to";
+    MaxForwards => "Max-Forwards", b"Max-Forwards", b"max-forwards";
+    MimeVersion => "MIME-Version", b"MIME-Version", b"mime-version";
+    MinExpires => "Min-Expires", b"Min-Expires", b"min-expires";
+    MinSe => "Min-SE", b"Min-SE", b"min-se";
+    Organization => "Organization", b"Organization", b"organization";
+    PAssertedIdentity => "P-Asserted-Identity", b"P-Asserted-Identity", b"p-asserted-identity";
+    PPreferredIdentity => "P-Preferred-Identity", b"P-Preferred-Identity", b"p-preferred-identity";
+    Path => "Path", b"Path", b"path";
+    Priority => "Priority", b"Priority", b"priority";
+    ProxyAuthenticate => "Proxy-Authenticate", b"Proxy-Authenticate", b"proxy-authenticate";
+    ProxyAuthorization => "Proxy-Authorization", b"Proxy-Authorization", b"proxy-authorization";
+    ProxyRequire => "Proxy-Require", b"Proxy-Require", b"proxy-require";
+    RAck => "RAck", b"RAck", b"rack";
+    Reason => "Reason", b"Reason", b"reason";
+    RecordRoute => "Record-Route", b"Record-Route", b"record-route";
+    ReferTo => "Refer-To", b"Refer-To", b"refer-to", b'r';
+    ReferredBy => "Referred-By", b"Referred-By", b"referred-by", b'b';
+    Replaces => "Replaces", b"Replaces", b"replaces";
+    ReplyTo => "Reply-To", b"Reply-To", b"reply-to";
+    Require => "Require", b"Require", b"require";
+    RetryAfter => "Retry-After", b"Retry-After", b"retry-after";
+    Route => "Route", b"Route", b"route";
+    RSeq => "RSeq", b"RSeq", b"rseq";
+    Server => "Server", b"Server", b"server";
+    SessionExpires => "Session-Expires", b"Session-Expires", b"session-expires", b'x';
+    Subject => "Subject", b"Subject", b"subject", b's';
+    SubscriptionState => "Subscription-State", b"Subscription-State", b"subscription-state";
+    Supported => "Supported", b"Supported", b"supported", b'k';
+    Timestamp => "Timestamp", b"Timestamp", b"timestamp";
+    To => "To", b"To", b"to", b't';
+    Unsupported => "Unsupported", b"Unsupported", b"unsupported";
+    UserAgent => "User-Agent", b"User-Agent", b"user-agent";
+    Via => "Via", b"Via", b"via", b'v';
+    Warning => "Warning", b"Warning", b"warning";
+    WwwAuthenticate => "WWW-Authenticate", b"WWW-Authenticate", b"www-authenticate";
 }
 
 /// A header name: one the stack knows (matched case-insensitively, compact

@@ -121,7 +121,7 @@ impl ParseError {
 
 /// Finds `\n` from `pos`; returns (content end without `\r`, next line start).
 fn line_end(b: &[u8], pos: usize) -> Option<(usize, usize)> {
-    let nl = pos + memchr::memchr(b'\n', &b[pos..])?;
+    let nl = pos + charset::find(&b[pos..], b'\n')?;
     let end = if nl > pos && b[nl - 1] == b'\r' {
         nl - 1
     } else {
@@ -205,11 +205,14 @@ pub(crate) fn scan_lines(
 
 /// The known header named `name` (any case, compact forms included).
 #[inline]
-fn lowercase_name(name: &[u8]) -> Option<Known> {
+fn known_name(name: &[u8]) -> Option<Known> {
+    if let Some(k) = Known::from_canonical(name) {
+        return Some(k);
+    }
     let mut lower = [0u8; 32];
     let dst = lower.get_mut(..name.len())?;
-    for (d, s) in dst.iter_mut().zip(name) {
-        *d = s.to_ascii_lowercase();
+    for (d, c) in dst.iter_mut().zip(name) {
+        *d = c.to_ascii_lowercase();
     }
     HeaderName::known_lowercase(dst)
 }
@@ -239,17 +242,34 @@ fn scan_headers(
             _ => {}
         }
         let ns = pos;
-        let name_len = b[pos..]
-            .iter()
-            .position(|c| !charset::is(*c, charset::TOKEN))
-            .unwrap_or(b.len() - pos);
-        pos += name_len;
-        let ne = pos;
-        while pos < b.len() && is_ws(b[pos]) {
-            pos += 1;
+        // Fast path: a known name (any case, then optional blanks) right
+        // before the first ':'. Its bytes are all tokens, so the general
+        // scan below would take the same name.
+        let mut known = None;
+        let mut ne = ns;
+        if let Some(c) = charset::find(&b[ns..b.len().min(ns + 40)], b':') {
+            let mut e = ns + c;
+            while e > ns && is_ws(b[e - 1]) {
+                e -= 1;
+            }
+            known = known_name(&b[ns..e]);
+            if known.is_some() {
+                ne = e;
+                pos = ns + c;
+            }
         }
-        if ne == ns || b.get(pos) != Some(&b':') {
-            return Err(ParseError::HeaderLine { line });
+        if known.is_none() {
+            while pos < b.len() && charset::is(b[pos], charset::TOKEN) {
+                pos += 1;
+            }
+            ne = pos;
+            while pos < b.len() && is_ws(b[pos]) {
+                pos += 1;
+            }
+            if ne == ns || b.get(pos) != Some(&b':') {
+                return Err(ParseError::HeaderLine { line });
+            }
+            known = known_name(&b[ns..ne]);
         }
         pos += 1;
         let vs = pos;
@@ -274,14 +294,20 @@ fn scan_headers(
         let value = if folded {
             unfold(&b[vs..ve])
         } else {
-            let v = b[vs..ve].trim_ascii();
-            if v.is_empty() {
+            let (mut s, mut e) = (vs, ve);
+            while s < e && b[s].is_ascii_whitespace() {
+                s += 1;
+            }
+            while e > s && b[e - 1].is_ascii_whitespace() {
+                e -= 1;
+            }
+            if s == e {
                 Bytes::new()
             } else {
-                buf.slice_ref(v)
+                buf.slice(s..e)
             }
         };
-        let name = match lowercase_name(&b[ns..ne]) {
+        let name = match known {
             Some(k) => HeaderName::Known(k),
             None => HeaderName::Other(buf.slice(ns..ne)),
         };
@@ -375,7 +401,7 @@ pub fn parse_message(buf: Bytes, config: &ParseConfig) -> Result<Message, ParseE
 }
 
 fn check_version(v: &[u8]) -> Result<(), ParseError> {
-    if v.eq_ignore_ascii_case(b"SIP/2.0") {
+    if v == b"SIP/2.0" || v.eq_ignore_ascii_case(b"SIP/2.0") {
         Ok(())
     } else if v.len() > 4
         && v[..4].eq_ignore_ascii_case(b"SIP/")
@@ -389,13 +415,13 @@ fn check_version(v: &[u8]) -> Result<(), ParseError> {
 
 fn parse_request_line(buf: &Bytes, s: usize, e: usize) -> Result<(Method, Uri), ParseError> {
     let line = &buf[s..e];
-    let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::StartLine)?;
+    let sp1 = charset::find(line, b' ').ok_or(ParseError::StartLine)?;
     let method = &line[..sp1];
     if method.is_empty() || !method.iter().all(|c| is_token_char(*c)) {
         return Err(ParseError::StartLine);
     }
     let rest = &line[sp1 + 1..];
-    let sp2 = memchr::memchr(b' ', rest).ok_or(ParseError::StartLine)?;
+    let sp2 = charset::find(rest, b' ').ok_or(ParseError::StartLine)?;
     if sp2 == 0 {
         return Err(ParseError::StartLine);
     }
@@ -403,13 +429,13 @@ fn parse_request_line(buf: &Bytes, s: usize, e: usize) -> Result<(Method, Uri), 
     let version = rest[sp2 + 1..].trim_ascii_end();
     check_version(version)?;
     let uri_start = s + sp1 + 1;
-    let uri = Uri::parse(&buf.slice(uri_start..uri_start + sp2)).map_err(ParseError::RequestUri)?;
+    let uri = Uri::parse_range(buf, uri_start, uri_start + sp2).map_err(ParseError::RequestUri)?;
     Ok((Method::from_buf(buf, s..s + sp1), uri))
 }
 
 fn parse_status_line(buf: &Bytes, s: usize, e: usize) -> Result<(StatusCode, Bytes), ParseError> {
     let line = &buf[s..e];
-    let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::StartLine)?;
+    let sp1 = charset::find(line, b' ').ok_or(ParseError::StartLine)?;
     check_version(&line[..sp1])?;
     let rest = &line[sp1 + 1..];
     let code_end = rest.iter().position(|c| *c == b' ').unwrap_or(rest.len());

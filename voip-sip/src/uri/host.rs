@@ -45,6 +45,14 @@ impl Host {
         }
     }
 
+    /// Parses `[v6]` (brackets included).
+    pub(crate) fn parse_bracketed(b: &[u8]) -> Result<Self, UriError> {
+        if b.len() < 3 || b[0] != b'[' || b[b.len() - 1] != b']' {
+            return Err(UriError::Host);
+        }
+        parse_ipv6(&b[1..b.len() - 1]).map(Host::V6)
+    }
+
     /// The IP address, if the host is one.
     pub fn ip(&self) -> Option<IpAddr> {
         match self {
@@ -69,6 +77,39 @@ impl From<IpAddr> for Host {
     }
 }
 
+/// Parses a host name or IPv4 address at `raw[pos..]` (not `[v6]`) in one
+/// pass: it runs to the first byte that is neither, which must be `end` or a
+/// byte accepted by `is_end`. Returns the host and where it ends.
+#[inline]
+pub(crate) fn parse_plain(
+    raw: &Bytes,
+    pos: usize,
+    end: usize,
+    is_end: impl Fn(u8) -> bool,
+) -> Result<(Host, usize), UriError> {
+    let b = &raw[..end];
+    let mut i = pos;
+    let mut classes = 0xff;
+    while i < end {
+        let k = charset::class(b[i]);
+        if k & (charset::HOSTNAME | charset::IPV4) == 0 {
+            break;
+        }
+        classes &= k;
+        i += 1;
+    }
+    if i == pos || (i < end && !is_end(b[i])) {
+        return Err(UriError::Host);
+    }
+    // every byte is a host name byte (digits and '.' included)
+    let host = if classes & charset::IPV4 != 0 {
+        Host::V4(parse_ipv4(&b[pos..i]).ok_or(UriError::Host)?)
+    } else {
+        Host::Domain(raw.slice(pos..i))
+    };
+    Ok((host, i))
+}
+
 /// Parses an IPv6 address without brackets (RFC 5118 allows it in `received`).
 pub(crate) fn parse_ipv6(b: &[u8]) -> Result<Ipv6Addr, UriError> {
     std::str::from_utf8(b)
@@ -77,21 +118,37 @@ pub(crate) fn parse_ipv6(b: &[u8]) -> Result<Ipv6Addr, UriError> {
         .ok_or(UriError::Host)
 }
 
-/// Parses a dotted quad (`192.0.2.1`) without going through `str`.
+/// Parses a dotted quad (`192.0.2.1`) without going through `str`: four
+/// parts of one to three digits, no leading zero, each at most 255.
 fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
     let mut n = 0;
-    for part in b.split(|c| *c == b'.') {
-        if n == 4 || part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+    let mut v = 0u16;
+    let mut len = 0;
+    for &c in b {
+        if c == b'.' {
+            if len == 0 || n == 3 {
+                return None;
+            }
+            octets[n] = u8::try_from(v).ok()?;
+            n += 1;
+            v = 0;
+            len = 0;
+        } else if c.is_ascii_digit() {
+            if len == 3 || (len == 1 && v == 0) {
+                return None;
+            }
+            v = v * 10 + u16::from(c - b'0');
+            len += 1;
+        } else {
             return None;
         }
-        let v = part.iter().try_fold(0u16, |acc, d| {
-            d.is_ascii_digit().then(|| acc * 10 + u16::from(d - b'0'))
-        })?;
-        octets[n] = u8::try_from(v).ok()?;
-        n += 1;
     }
-    (n == 4).then(|| Ipv4Addr::from(octets))
+    if len == 0 || n != 3 {
+        return None;
+    }
+    octets[3] = u8::try_from(v).ok()?;
+    Some(Ipv4Addr::from(octets))
 }
 
 impl fmt::Display for Host {

@@ -10,7 +10,7 @@ use std::fmt;
 use bytes::{BufMut, Bytes, BytesMut};
 
 pub use host::Host;
-pub(crate) use host::parse_ipv6;
+pub(crate) use host::{parse_ipv6, parse_plain as parse_plain_host};
 pub(crate) use params::unquote;
 pub use params::{Param, ParamIter, Params};
 pub use sip::SipUri;
@@ -57,7 +57,19 @@ pub enum Uri {
 impl Uri {
     /// Parses a URI.
     pub fn parse(raw: &Bytes) -> Result<Self, UriError> {
-        let b = &raw[..];
+        Self::parse_range(raw, 0, raw.len())
+    }
+
+    /// Parses the URI `raw[start..end]`; its parts are slices of `raw`.
+    pub(crate) fn parse_range(raw: &Bytes, start: usize, end: usize) -> Result<Self, UriError> {
+        let b = &raw[start..end];
+        // the usual schemes first (same result as the general path below)
+        if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"sip:") {
+            return SipUri::parse_range(raw, start + 4, end, false);
+        }
+        if b.len() >= 5 && b[..5].eq_ignore_ascii_case(b"sips:") {
+            return SipUri::parse_range(raw, start + 5, end, true);
+        }
         let colon = crate::charset::find(b, b':').ok_or(UriError::Scheme)?;
         let scheme = &b[..colon];
         if scheme.is_empty()
@@ -68,26 +80,18 @@ impl Uri {
         {
             return Err(UriError::Scheme);
         }
-        if scheme.eq_ignore_ascii_case(b"sip") {
-            SipUri::parse_after_scheme(raw, colon + 1, false).map(Uri::Sip)
-        } else if scheme.eq_ignore_ascii_case(b"sips") {
-            SipUri::parse_after_scheme(raw, colon + 1, true).map(Uri::Sip)
-        } else {
-            let opaque = &b[colon + 1..];
-            if opaque.is_empty()
-                || opaque.iter().any(|c| {
-                    c.is_ascii_whitespace()
-                        || c.is_ascii_control()
-                        || matches!(c, b'<' | b'>' | b'"')
-                })
-            {
-                return Err(UriError::Character);
-            }
-            Ok(Uri::Other {
-                scheme: raw.slice(..colon),
-                opaque: raw.slice(colon + 1..),
+        let opaque = &b[colon + 1..];
+        if opaque.is_empty()
+            || opaque.iter().any(|c| {
+                c.is_ascii_whitespace() || c.is_ascii_control() || matches!(c, b'<' | b'>' | b'"')
             })
+        {
+            return Err(UriError::Character);
         }
+        Ok(Uri::Other {
+            scheme: raw.slice(start..start + colon),
+            opaque: raw.slice(start + colon + 1..end),
+        })
     }
 
     /// The SIP URI, if this is one.

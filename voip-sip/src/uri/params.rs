@@ -54,9 +54,51 @@ impl Params {
 
     /// `Some(value)` if `name` is present (`Some(None)` for a flag such as `lr`).
     pub fn get(&self, name: &str) -> Option<Option<&[u8]>> {
-        self.iter()
-            .find(|p| p.name.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|p| p.value)
+        let name = name.as_bytes();
+        if name.is_empty()
+            || name
+                .iter()
+                .any(|c| matches!(c, b'=' | b';' | b'"') || c.is_ascii_whitespace())
+        {
+            // never the trimmed name of an item; the general path decides
+            return self
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(name))
+                .map(|p| p.value);
+        }
+        // One scan: items are compared where they start, the rest of a
+        // non-matching item is skipped (the same items as `ParamIter`).
+        let b = &self.raw[..];
+        let mut i = 0;
+        loop {
+            let semi = if b.get(i) == Some(&b';') {
+                i
+            } else {
+                i + crate::charset::find(&b[i..], b';')?
+            };
+            let mut s = semi + 1;
+            while s < b.len() && b[s].is_ascii_whitespace() {
+                s += 1;
+            }
+            if b.len() - s >= name.len() && b[s..s + name.len()].eq_ignore_ascii_case(name) {
+                let mut k = s + name.len();
+                while k < b.len() && b[k].is_ascii_whitespace() {
+                    k += 1;
+                }
+                match b.get(k) {
+                    None | Some(b';') => return Some(None),
+                    Some(b'=') => {
+                        let end = item_end(b, k + 1);
+                        return Some(Some(trim(&b[k + 1..end])));
+                    }
+                    Some(_) => {}
+                }
+            }
+            i = item_end(b, s);
+            if i >= b.len() {
+                return None;
+            }
+        }
     }
 
     /// The value of `name` with surrounding quotes removed, if present with a value.
@@ -125,6 +167,32 @@ pub struct ParamIter<'a> {
 
 fn trim(b: &[u8]) -> &[u8] {
     b.trim_ascii()
+}
+
+/// The end of the item at `i` (the next `;` outside quotes, or the end),
+/// as [`ParamIter`] delimits it.
+fn item_end(b: &[u8], mut i: usize) -> usize {
+    loop {
+        // the common case: plain bytes up to the next ';'
+        while i < b.len() && b[i] != b';' && b[i] != b'"' {
+            i += 1;
+        }
+        if i >= b.len() || b[i] == b';' {
+            return i;
+        }
+        // a quoted string: skip to its closing quote (escapes skipped too)
+        i += 1;
+        while i < b.len() && b[i] != b'"' {
+            if b[i] == b'\\' {
+                i += 1;
+            }
+            i += 1;
+        }
+        i += 1;
+        if i >= b.len() {
+            return b.len();
+        }
+    }
 }
 
 impl<'a> Iterator for ParamIter<'a> {
@@ -214,6 +282,36 @@ mod tests {
         assert_eq!(p.to_string(), ";lr;Transport=\"udp\"");
         assert!(p.remove("lr") && !p.remove("lr"));
         assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn get_matches_iteration() {
+        let raws: [&[u8]; 9] = [
+            b";tag=1;lr",
+            b" ;   tag    = 19n ; x=\"a;b=c\";rport",
+            b";x=\"tag=2;q\";tag=3",
+            b";tagx=1;tag",
+            b";=1;tag=;tag=4",
+            b"junk;TAG = \"q\\\"r\" ;lr",
+            b";a\"b;tag=5\";tag=6",
+            b";tag\t=\t7\t",
+            b"",
+        ];
+        for raw in raws {
+            let p = Params::from_raw(Bytes::from_static(raw));
+            for name in ["tag", "TAG", "lr", "x", "a", "rport", "tagx", "q"] {
+                let slow = p
+                    .iter()
+                    .find(|q| q.name.eq_ignore_ascii_case(name.as_bytes()))
+                    .map(|q| q.value);
+                assert_eq!(
+                    p.get(name),
+                    slow,
+                    "{:?} {name}",
+                    String::from_utf8_lossy(raw)
+                );
+            }
+        }
     }
 
     #[test]

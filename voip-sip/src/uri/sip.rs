@@ -25,7 +25,7 @@ pub struct SipUri {
     pub headers: Option<Bytes>,
 }
 
-use crate::charset::{PARAM, PASSWORD, URI_HEADER, USER, all};
+use crate::charset::{PARAM, PASSWORD, URI_HEADER, USER, all, is};
 
 impl SipUri {
     /// A URI `sip:host`.
@@ -49,75 +49,97 @@ impl SipUri {
         }
     }
 
-    pub(super) fn parse_after_scheme(
+    /// Parses `raw[start..end]`, the part of a SIP URI after its scheme,
+    /// in one left-to-right pass (errors in the order of the parts).
+    pub(super) fn parse_range(
         raw: &Bytes,
         start: usize,
+        end: usize,
         secure: bool,
-    ) -> Result<Self, UriError> {
-        let b = &raw[..];
+    ) -> Result<super::Uri, UriError> {
+        let b = &raw[..end];
         let mut pos = start;
         let mut user = None;
         let mut password = None;
         if let Some(at) = crate::charset::find(&b[pos..], b'@').map(|i| pos + i) {
-            let userinfo = &b[pos..at];
-            let (u, p) = match crate::charset::find(userinfo, b':') {
-                Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
-                None => (userinfo, None),
-            };
-            if u.is_empty() || !all(u, USER) {
+            // user: USER characters up to ':' (then password) or '@'
+            let mut i = pos;
+            while i < at && is(b[i], USER) {
+                i += 1;
+            }
+            if i == pos {
                 return Err(UriError::User);
             }
-            if let Some(p) = p {
-                if !all(p, PASSWORD) {
+            if i < at {
+                if b[i] != b':' {
                     return Err(UriError::User);
                 }
-                password = Some(raw.slice(pos + u.len() + 1..at));
+                let ps = i + 1;
+                let mut j = ps;
+                while j < at && is(b[j], PASSWORD) {
+                    j += 1;
+                }
+                if j < at {
+                    return Err(UriError::User);
+                }
+                password = Some(raw.slice(ps..at));
             }
-            user = Some(raw.slice(pos..pos + u.len()));
+            user = Some(raw.slice(pos..i));
             pos = at + 1;
         }
         // host
-        let host_end = if b.get(pos) == Some(&b'[') {
-            crate::charset::find(&b[pos..], b']')
+        let host;
+        if b.get(pos) == Some(&b'[') {
+            let host_end = crate::charset::find(&b[pos..], b']')
                 .map(|i| pos + i + 1)
-                .ok_or(UriError::Host)?
+                .ok_or(UriError::Host)?;
+            host = Host::parse_bracketed(&b[pos..host_end])?;
+            pos = host_end;
         } else {
-            b[pos..]
-                .iter()
-                .position(|c| matches!(c, b':' | b';' | b'?'))
-                .map_or(b.len(), |i| pos + i)
-        };
-        let host = Host::parse(&raw.slice(pos..host_end))?;
-        pos = host_end;
+            let (h, e) =
+                super::host::parse_plain(raw, pos, end, |c| matches!(c, b':' | b';' | b'?'))?;
+            host = h;
+            pos = e;
+        }
         let mut port = None;
         if b.get(pos) == Some(&b':') {
-            let end = b[pos + 1..]
-                .iter()
-                .position(|c| matches!(c, b';' | b'?'))
-                .map_or(b.len(), |i| pos + 1 + i);
-            port = Some(parse_port(&b[pos + 1..end])?);
-            pos = end;
+            let s = pos + 1;
+            let mut i = s;
+            let mut v = 0u32;
+            while i < end && b[i].is_ascii_digit() {
+                if i - s < 5 {
+                    v = v * 10 + u32::from(b[i] - b'0');
+                }
+                i += 1;
+            }
+            if i == s || i - s > 5 || (i < end && !matches!(b[i], b';' | b'?')) {
+                return Err(UriError::Port);
+            }
+            port = Some(u16::try_from(v).map_err(|_| UriError::Port)?);
+            pos = i;
         }
         let params_start = pos;
         while b.get(pos) == Some(&b';') {
-            let end = b[pos + 1..]
-                .iter()
-                .position(|c| matches!(c, b';' | b'?'))
-                .map_or(b.len(), |i| pos + 1 + i);
-            let item = &b[pos + 1..end];
-            let (name, value) = match crate::charset::find(item, b'=') {
-                Some(eq) => (&item[..eq], Some(&item[eq + 1..])),
-                None => (item, None),
-            };
-            if name.is_empty() || !all(name, PARAM) {
+            // name: PARAM characters, then optionally '=' and a value of
+            // PARAM characters; the item ends at ';', '?' or the end
+            let ns = pos + 1;
+            let mut i = ns;
+            while i < end && is(b[i], PARAM) {
+                i += 1;
+            }
+            if i == ns {
                 return Err(UriError::Param);
             }
-            if let Some(v) = value {
-                if !all(v, PARAM) {
-                    return Err(UriError::Param);
+            if i < end && b[i] == b'=' {
+                i += 1;
+                while i < end && is(b[i], PARAM) {
+                    i += 1;
                 }
             }
-            pos = end;
+            if i < end && !matches!(b[i], b';' | b'?') {
+                return Err(UriError::Param);
+            }
+            pos = i;
         }
         let params = if pos > params_start {
             Params::from_raw(raw.slice(params_start..pos))
@@ -126,17 +148,17 @@ impl SipUri {
         };
         let mut headers = None;
         if b.get(pos) == Some(&b'?') {
-            let h = &b[pos + 1..];
-            if !all(h, URI_HEADER) {
+            if !all(&b[pos + 1..], URI_HEADER) {
                 return Err(UriError::Character);
             }
-            headers = Some(raw.slice(pos + 1..));
-            pos = b.len();
+            headers = Some(raw.slice(pos + 1..end));
+            pos = end;
         }
-        if pos != b.len() {
+        if pos != end {
             return Err(UriError::Character);
         }
-        Ok(Self {
+        // built in place in the `Uri` (no move of the parts afterwards)
+        Ok(super::Uri::Sip(Self {
             secure,
             user,
             password,
@@ -144,7 +166,7 @@ impl SipUri {
             port,
             params,
             headers,
-        })
+        }))
     }
 
     /// The `transport` parameter, if any.
