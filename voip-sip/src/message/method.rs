@@ -89,23 +89,7 @@ impl Method {
 
     /// Classifies a method token (case-sensitive, RFC 3261 §7.1).
     pub fn from_bytes(token: Bytes) -> Self {
-        match &token[..] {
-            b"INVITE" => Self::Invite,
-            b"ACK" => Self::Ack,
-            b"BYE" => Self::Bye,
-            b"CANCEL" => Self::Cancel,
-            b"OPTIONS" => Self::Options,
-            b"REGISTER" => Self::Register,
-            b"PRACK" => Self::Prack,
-            b"SUBSCRIBE" => Self::Subscribe,
-            b"NOTIFY" => Self::Notify,
-            b"PUBLISH" => Self::Publish,
-            b"INFO" => Self::Info,
-            b"REFER" => Self::Refer,
-            b"MESSAGE" => Self::Message,
-            b"UPDATE" => Self::Update,
-            _ => Self::Other(token),
-        }
+        Self::known_from_slice(&token).unwrap_or(Self::Other(token))
     }
 
     /// The method token.
