@@ -55,6 +55,7 @@ pub mod reply;
 mod rsip_compat;
 pub mod transaction;
 pub mod transport;
+pub mod trunk;
 pub mod uri;
 pub mod validate;
 
