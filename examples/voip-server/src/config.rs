@@ -107,6 +107,50 @@ pub struct FileConfig {
     /// optionally `display_name`.
     #[serde(default)]
     pub users: Vec<UserEntry>,
+    /// Carrier trunks: `[[trunks]]` tables (see [`TrunkEntry`]).
+    #[serde(default)]
+    pub trunks: Vec<TrunkEntry>,
+    /// Inbound numbers: `[[dids]]` tables with `number` and `extension`.
+    #[serde(default)]
+    pub dids: Vec<DidEntry>,
+}
+
+/// One `[[trunks]]` table.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkEntry {
+    /// A name for logs [default: trunkN].
+    #[serde(default)]
+    pub name: String,
+    /// The carrier's registrar and proxy, `IP:port` (UDP).
+    pub target: String,
+    /// The carrier's domain for URIs [default: the target].
+    pub domain: Option<String>,
+    /// Digest username at the carrier.
+    pub username: String,
+    /// Digest password at the carrier.
+    pub password: String,
+    /// Register to the carrier [default: true].
+    pub register: Option<bool>,
+    /// Requested registration expiry in seconds [default: 3600].
+    pub expires: Option<u32>,
+    /// The number presented to the carrier [default: username].
+    pub from_user: Option<String>,
+    /// Dialled numbers with this prefix go out through the trunk
+    /// [default: none].
+    pub prefix: Option<String>,
+    /// Remove the prefix from the number sent to the carrier [default: true].
+    pub strip: Option<bool>,
+}
+
+/// One `[[dids]]` table.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DidEntry {
+    /// The number the carrier sends.
+    pub number: String,
+    /// The extension it rings.
+    pub extension: String,
 }
 
 /// One `[[users]]` table.
@@ -188,6 +232,10 @@ pub struct Config {
     pub auth_ban_seconds: u64,
     /// Digest algorithms offered, in challenge order.
     pub auth_algorithms: Vec<voip_sip::auth::Algorithm>,
+    /// Carrier trunks.
+    pub trunks: Vec<crate::sip::trunks::Trunk>,
+    /// Inbound numbers.
+    pub dids: Vec<crate::sip::trunks::Did>,
 }
 
 /// Where a value came from, for error messages.
@@ -357,6 +405,24 @@ impl Config {
             }
         };
 
+        let trunks = trunks(path, &fc.trunks)?;
+        let mut dids = Vec::with_capacity(fc.dids.len());
+        for (i, d) in fc.dids.iter().enumerate() {
+            if d.number.is_empty() || !users.iter().any(|u| u.extension == d.extension) {
+                return Err(Error::Config(format!(
+                    "[[dids]] entry {} in {}: number {:?} must be non-empty and extension {:?} one of the [[users]]",
+                    i + 1,
+                    path.display(),
+                    d.number,
+                    d.extension
+                )));
+            }
+            dids.push(crate::sip::trunks::Did {
+                number: d.number.clone(),
+                extension: d.extension.clone(),
+            });
+        }
+
         for (on, flag) in [(sip_tls, "--sip-tls"), (sip_wss, "--sip-wss")] {
             if on.is_none() {
                 continue;
@@ -395,8 +461,82 @@ impl Config {
             auth_max_failures,
             auth_ban_seconds,
             auth_algorithms,
+            trunks,
+            dids,
         })
     }
+}
+
+/// Validates the `[[trunks]]` tables.
+fn trunks(path: &Path, entries: &[TrunkEntry]) -> Result<Vec<crate::sip::trunks::Trunk>, Error> {
+    let mut trunks = Vec::with_capacity(entries.len());
+    for (i, t) in entries.iter().enumerate() {
+        let bad = |what: String| {
+            Error::Config(format!(
+                "[[trunks]] entry {} in {}: {what}",
+                i + 1,
+                path.display()
+            ))
+        };
+        let target: SocketAddr = t.target.trim().parse().map_err(|_| {
+            bad(format!(
+                "target {:?} is not IP:port (give one like 203.0.113.5:5060)",
+                t.target
+            ))
+        })?;
+        let token = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"-._+*#".contains(&c))
+        };
+        if !token(&t.username) {
+            return Err(bad(format!(
+                "username {:?} must be letters, digits, '-', '.', '_', '+'",
+                t.username
+            )));
+        }
+        let from_user = t.from_user.clone().unwrap_or_else(|| t.username.clone());
+        if !token(&from_user) {
+            return Err(bad(format!(
+                "from_user {from_user:?} is not a valid number"
+            )));
+        }
+        let prefix = t.prefix.clone().unwrap_or_default();
+        if !prefix.is_empty() && !token(&prefix) {
+            return Err(bad(format!(
+                "prefix {prefix:?} must be digits, '+', '*' or '#'"
+            )));
+        }
+        if let Some(domain) = &t.domain
+            && !token(domain)
+        {
+            return Err(bad(format!("domain {domain:?} is not a host name")));
+        }
+        if t.password.is_empty() {
+            return Err(bad("password is empty (set password = \"...\")".to_owned()));
+        }
+        let expires = t.expires.unwrap_or(3600);
+        if expires == 0 {
+            return Err(bad("expires must be at least 1 second".to_owned()));
+        }
+        trunks.push(crate::sip::trunks::Trunk {
+            name: if t.name.is_empty() {
+                format!("trunk{}", i + 1)
+            } else {
+                t.name.clone()
+            },
+            target,
+            domain: t.domain.clone(),
+            username: t.username.clone(),
+            password: t.password.clone(),
+            register: t.register.unwrap_or(true),
+            expires,
+            from_user,
+            prefix,
+            strip: t.strip.unwrap_or(true),
+        });
+    }
+    Ok(trunks)
 }
 
 fn pick_addr(
@@ -557,6 +697,34 @@ mod tests {
             },
             defaults
         );
+    }
+
+    #[test]
+    fn trunks_and_dids() {
+        let text = "[[users]]\nextension = \"1001\"\npassword = \"p\"\n\
+            [[trunks]]\nname = \"carrier\"\ntarget = \"127.0.0.1:5080\"\n\
+            username = \"acct\"\npassword = \"pw\"\nexpires = 60\n\
+            from_user = \"5551000\"\nprefix = \"9\"\n\
+            [[dids]]\nnumber = \"5551000\"\nextension = \"1001\"\n";
+        let fc = file(text);
+        let config = Config::merge(&cli(&[]), Some((Path::new("s.toml"), &fc))).unwrap();
+        let t = &config.trunks[0];
+        assert_eq!(t.target, "127.0.0.1:5080".parse().unwrap());
+        assert!(t.register && t.strip);
+        assert_eq!((t.expires, t.prefix.as_str()), (60, "9"));
+        assert_eq!(config.dids[0].extension, "1001");
+        for bad in [
+            text.replace("127.0.0.1:5080", "carrier.example.com"),
+            text.replace(
+                "number = \"5551000\"\nextension = \"1001\"",
+                "number = \"5551000\"\nextension = \"7\"",
+            ),
+            text.replace("password = \"pw\"", "password = \"\""),
+        ] {
+            let fc = file(&bad);
+            let error = Config::merge(&cli(&[]), Some((Path::new("s.toml"), &fc)));
+            assert!(error.is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -35,13 +35,15 @@ use voip_sip::proxy::{Destination, ForkMode, Incoming, Interface, NextHop, Proxy
 use voip_sip::registrar::{Registrar, RegistrarConfig};
 use voip_sip::reply::reply_to_malformed;
 use voip_sip::transaction::{
-    ReplyPath, TransactionConfig, TransactionEvent, TransactionId, TransactionLayer,
+    ReplyPath, Target, TransactionConfig, TransactionEvent, TransactionId, TransactionLayer,
 };
+use voip_sip::trunk::{Registration, RegistrationConfig, RegistrationState};
 use voip_sip::validate::{UasPolicy, check_request};
 use voip_sip::{
     Host, Known, Message, Method, ParseConfig, Request, Response, StatusCode, Uri, parse_message,
 };
 
+use super::trunks::{Did, Trunk};
 use super::users::Directory;
 
 /// Methods the server serves (the Allow header).
@@ -64,6 +66,21 @@ pub struct CoreConfig {
     pub ban: Duration,
     /// Digest algorithms offered, one challenge each, in this order.
     pub algorithms: Vec<voip_sip::auth::Algorithm>,
+    /// Carrier trunks.
+    pub trunks: Vec<Trunk>,
+    /// Inbound numbers.
+    pub dids: Vec<Did>,
+}
+
+/// A trunk and its registration.
+#[derive(Debug)]
+struct TrunkState {
+    trunk: Trunk,
+    registration: Option<Registration>,
+    /// The client transaction of the REGISTER in flight.
+    transaction: Option<TransactionId>,
+    /// The state last logged.
+    logged: RegistrationState,
 }
 
 /// Counters of what the core did, for metrics.
@@ -102,6 +119,8 @@ pub struct SipCore {
     out: VecDeque<Transmit>,
     stats: CoreStats,
     server_header: Bytes,
+    trunks: Vec<TrunkState>,
+    dids: Vec<Did>,
 }
 
 impl SipCore {
@@ -126,6 +145,47 @@ impl SipCore {
             TransactionConfig::default().build()?,
             Rng::seeded(rng.next_u64()),
         );
+        let udp = config
+            .interfaces
+            .iter()
+            .find(|i| i.protocol == voip_core::TransportProtocol::Udp)
+            .map(|i| i.addr);
+        let mut trunks = Vec::with_capacity(config.trunks.len());
+        for trunk in config.trunks {
+            let registration = match (trunk.register, udp) {
+                (true, Some(local)) => {
+                    let uri = |text: String| {
+                        text.parse::<Uri>().map_err(|_| {
+                            voip_core::ConfigError::new(
+                                "trunks",
+                                format!("trunk {}: {text:?} is not a SIP URI", trunk.name),
+                            )
+                        })
+                    };
+                    let host = trunk.host();
+                    let config = RegistrationConfig::new(
+                        uri(format!("sip:{host}"))?,
+                        uri(format!("sip:{}@{host}", trunk.username))?,
+                        uri(format!("sip:{}@{local}", trunk.username))?,
+                        format!("SIP/2.0/UDP {local};rport"),
+                    )
+                    .credentials(trunk.username.clone(), trunk.password.clone())
+                    .expires(trunk.expires);
+                    Some(Registration::new(config, Rng::seeded(rng.next_u64())))
+                }
+                (true, None) => {
+                    tracing::warn!(trunk = %trunk.name, "no UDP listener: trunk not registered");
+                    None
+                }
+                (false, _) => None,
+            };
+            trunks.push(TrunkState {
+                trunk,
+                registration,
+                transaction: None,
+                logged: RegistrationState::Unregistered,
+            });
+        }
         Ok(Self {
             parse: ParseConfig::default(),
             policy: UasPolicy::default(),
@@ -141,7 +201,89 @@ impl SipCore {
             out: VecDeque::new(),
             stats: CoreStats::default(),
             server_header: Bytes::from(format!("voip-server/{}", env!("CARGO_PKG_VERSION"))),
+            trunks,
+            dids: config.dids,
         })
+    }
+
+    /// Starts the trunk registrations; call once before the first event.
+    pub fn start(&mut self, now: Instant) {
+        for t in &mut self.trunks {
+            if let Some(registration) = &mut t.registration {
+                registration.start(now);
+            }
+        }
+        self.pump_trunks(now);
+    }
+
+    /// The registration state of each trunk that registers, by name.
+    #[cfg(test)]
+    pub fn trunk_states(&self) -> Vec<(&str, RegistrationState)> {
+        self.trunks
+            .iter()
+            .filter_map(|t| Some((t.trunk.name.as_str(), t.registration.as_ref()?.state())))
+            .collect()
+    }
+
+    /// Sends the trunks' queued REGISTERs and logs state changes.
+    fn pump_trunks(&mut self, now: Instant) {
+        for t in &mut self.trunks {
+            let Some(registration) = &mut t.registration else {
+                continue;
+            };
+            while let Some(request) = registration.poll_request() {
+                let target = Target::new(voip_core::TransportProtocol::Udp, t.trunk.target);
+                match self.layer.send_request(now, request, target) {
+                    Ok(id) => t.transaction = Some(id),
+                    Err(error) => {
+                        tracing::warn!(trunk = %t.trunk.name, %error, "register not sent");
+                        registration.handle_transaction_timeout(now);
+                    }
+                }
+            }
+            let state = registration.state();
+            if std::mem::discriminant(&state) != std::mem::discriminant(&t.logged) {
+                match state {
+                    RegistrationState::Registered { until } => tracing::info!(
+                        trunk = %t.trunk.name,
+                        expires_in = ?until.saturating_duration_since(now),
+                        "trunk registered"
+                    ),
+                    RegistrationState::Failed { retry_at } => tracing::info!(
+                        trunk = %t.trunk.name,
+                        retry_in = ?retry_at.saturating_duration_since(now),
+                        "trunk registration failed"
+                    ),
+                    other => {
+                        tracing::info!(trunk = %t.trunk.name, state = ?other, "trunk registration")
+                    }
+                }
+            }
+            t.logged = state;
+        }
+    }
+
+    /// A response or failure for a trunk's REGISTER transaction; false if
+    /// `id` is not one.
+    fn trunk_event(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        response: Option<&Response>,
+    ) -> bool {
+        let Some(t) = self.trunks.iter_mut().find(|t| t.transaction == Some(id)) else {
+            return false;
+        };
+        if let Some(registration) = &mut t.registration {
+            match response {
+                Some(response) if response.status.is_provisional() => return true,
+                Some(response) => registration.handle_response(now, response),
+                None => registration.handle_transaction_timeout(now),
+            }
+        }
+        t.transaction = None;
+        self.pump_trunks(now);
+        true
     }
 
     /// What the core has done so far.
@@ -204,6 +346,14 @@ impl SipCore {
             self.registrar.handle_timeout(now);
         }
         while self.registrar.poll_event().is_some() {}
+        for t in &mut self.trunks {
+            if let Some(registration) = &mut t.registration
+                && registration.poll_timeout().is_some_and(|at| at <= now)
+            {
+                registration.handle_timeout(now);
+            }
+        }
+        self.pump_trunks(now);
         self.drain_events(now, wall);
     }
 
@@ -216,6 +366,11 @@ impl SipCore {
             self.registrar.poll_timeout(),
         ]
         .into_iter()
+        .chain(
+            self.trunks
+                .iter()
+                .map(|t| t.registration.as_ref().and_then(Registration::poll_timeout)),
+        )
         .flatten()
         .min()
     }
@@ -269,6 +424,12 @@ impl SipCore {
                             });
                         }
                     }
+                }
+                TransactionEvent::Response { id, response } => {
+                    self.trunk_event(now, id, Some(&response));
+                }
+                TransactionEvent::Timeout { id } | TransactionEvent::TransportError { id } => {
+                    self.trunk_event(now, id, None);
                 }
                 _ => {}
             }
@@ -458,6 +619,12 @@ impl SipCore {
         path: ReplyPath,
         local_target: bool,
     ) {
+        if local_target && request.method == Method::Invite {
+            if let Some(extension) = self.inbound_did(&request, &path) {
+                tracing::debug!(%extension, "inbound call from a trunk");
+                return self.call_extension(now, id, request, path, &extension);
+            }
+        }
         let username = match self
             .proxy_auth
             .check(wall, path.remote.ip(), &request, &self.users)
@@ -478,6 +645,14 @@ impl SipCore {
         let mut request = request;
         // credentials are for us, not for the callee
         request.headers.remove(&Known::ProxyAuthorization.into());
+        if local_target
+            && request.method == Method::Invite
+            && let Some(dialled) = user_of(&request.uri)
+            && self.users.get(&dialled).is_none()
+            && let Some(dest) = self.route_to_trunk(&mut request, &dialled)
+        {
+            return self.forward(now, id, &request, path, vec![dest], ForkMode::Serial);
+        }
         if !local_target {
             // an authenticated user calling out directly: only IP targets
             // (trunks with DNS come later)
@@ -496,7 +671,62 @@ impl SipCore {
         let Some(callee) = user_of(&request.uri) else {
             return self.respond(now, id, &request, StatusCode::NOT_FOUND);
         };
-        if self.users.get(&callee).is_none() {
+        self.call_extension(now, id, request, path, &callee);
+    }
+
+    /// The extension for an INVITE from a trunk's IP to one of our DIDs.
+    fn inbound_did(&self, request: &Request, path: &ReplyPath) -> Option<String> {
+        let source = path.remote.ip();
+        if !self.trunks.iter().any(|t| t.trunk.target.ip() == source) {
+            return None;
+        }
+        let number = user_of(&request.uri)?;
+        self.dids
+            .iter()
+            .find(|d| d.number == number)
+            .map(|d| d.extension.clone())
+    }
+
+    /// Rewrites an authenticated user's INVITE to `dialled` for the first
+    /// trunk whose prefix matches: Request-URI `sip:<number>@<trunk host>`,
+    /// From user the trunk's number, and a P-Asserted-Identity.
+    fn route_to_trunk(&self, request: &mut Request, dialled: &str) -> Option<Destination> {
+        let t = self
+            .trunks
+            .iter()
+            .find(|t| t.trunk.outbound_number(dialled).is_some())?;
+        let number = t.trunk.outbound_number(dialled)?;
+        let host = t.trunk.host();
+        let identity = format!("sip:{}@{host}", t.trunk.from_user);
+        let uri: Uri = format!("sip:{number}@{host}").parse().ok()?;
+        let identity_uri: Uri = identity.parse().ok()?;
+        if let Some(Ok(mut from)) = request.from() {
+            from.uri = identity_uri;
+            request.headers.set_typed(&from);
+        }
+        request.headers.remove(&Known::PAssertedIdentity.into());
+        request
+            .headers
+            .push(Known::PAssertedIdentity, format!("<{identity}>"));
+        request.uri = uri.clone();
+        tracing::info!(trunk = %t.trunk.name, %number, "outbound call through trunk");
+        Some(Destination {
+            uri,
+            target: Target::new(voip_core::TransportProtocol::Udp, t.trunk.target),
+            route: Vec::new(),
+        })
+    }
+
+    /// Forks `request` to every binding of `callee`.
+    fn call_extension(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: Request,
+        path: ReplyPath,
+        callee: &str,
+    ) {
+        if self.users.get(callee).is_none() {
             return self.respond(now, id, &request, StatusCode::NOT_FOUND);
         }
         let aor = format!("sip:{callee}@{}", self.domain);
@@ -640,6 +870,27 @@ mod tests {
     }
 
     fn core() -> SipCore {
+        core_with(Vec::new(), Vec::new())
+    }
+
+    const CARRIER: &str = "127.0.0.9:5080";
+
+    fn carrier_trunk() -> Trunk {
+        Trunk {
+            name: "carrier".into(),
+            target: addr(CARRIER),
+            domain: None,
+            username: "trunkuser".into(),
+            password: "trunkpass".into(),
+            register: true,
+            expires: 120,
+            from_user: "5551000".into(),
+            prefix: "9".into(),
+            strip: true,
+        }
+    }
+
+    fn core_with(trunks: Vec<Trunk>, dids: Vec<Did>) -> SipCore {
         let users = Directory::new([
             User {
                 extension: "1001".into(),
@@ -667,6 +918,8 @@ mod tests {
                     voip_sip::auth::Algorithm::Sha256,
                     voip_sip::auth::Algorithm::Md5,
                 ],
+                trunks,
+                dids,
             },
             Rng::seeded(7),
         )
@@ -915,5 +1168,104 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(n.core.stats().malformed_dropped, 1);
+    }
+
+    fn parse_request(t: &Transmit) -> Option<Request> {
+        match parse_message(t.contents.clone(), &ParseConfig::default()) {
+            Ok(Message::Request(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn trunk_registers_with_digest_and_refreshes() {
+        let mut n = Net::new();
+        n.core = core_with(vec![carrier_trunk()], Vec::new());
+        n.core.start(n.now);
+        let sent: Vec<Transmit> = std::iter::from_fn(|| n.core.poll_transmit()).collect();
+        let register = parse_request(&sent[0]).unwrap();
+        assert_eq!(sent[0].destination, addr(CARRIER));
+        assert_eq!(register.method, Method::Register);
+        assert_eq!(register.uri.to_string(), format!("sip:{CARRIER}"));
+        let mut challenge =
+            Response::for_request(&register, StatusCode::UNAUTHORIZED).with_to_tag("c");
+        challenge.headers.push(
+            Known::WwwAuthenticate,
+            r#"Digest realm="carrier", nonce="abc", algorithm=MD5, qop="auth""#,
+        );
+        let sent = n.send(CARRIER, challenge.to_bytes());
+        let again = parse_request(&sent[0]).unwrap();
+        assert!(again.headers.contains(&Known::Authorization.into()));
+        assert_eq!(again.cseq().unwrap().unwrap().seq, 2);
+        let mut ok = Response::for_request(&again, StatusCode::OK).with_to_tag("c");
+        ok.headers.push(
+            Known::Contact,
+            format!("<sip:trunkuser@{SERVER}>;expires=60"),
+        );
+        n.send(CARRIER, ok.to_bytes());
+        assert!(matches!(
+            n.core.trunk_states()[0].1,
+            RegistrationState::Registered { .. }
+        ));
+        // refresh after half of the granted 60 s
+        let refresh = n.now + Duration::from_secs(30);
+        assert!(n.core.poll_timeout().unwrap() <= refresh);
+        n.core.handle_timeout(refresh, n.wall);
+        let sent: Vec<Transmit> = std::iter::from_fn(|| n.core.poll_transmit()).collect();
+        let refresh = sent
+            .iter()
+            .filter_map(parse_request)
+            .find(|r| r.method == Method::Register);
+        assert_eq!(refresh.unwrap().cseq().unwrap().unwrap().seq, 3);
+    }
+
+    #[test]
+    fn outbound_call_through_trunk_rewrites_from() {
+        let mut n = Net::new();
+        let mut trunk = carrier_trunk();
+        trunk.register = false;
+        n.core = core_with(vec![trunk], Vec::new());
+        let mut inv = invite("1001", ALICE, "95551234");
+        let sent = n.send(ALICE, inv.to_bytes());
+        let challenge = Net::final_to(&sent, ALICE).unwrap();
+        assert_eq!(challenge.status.as_u16(), 407);
+        authorize(&mut inv, &challenge, "1001", "secret1", &mut Rng::seeded(1)).unwrap();
+        bump(&mut inv);
+        let sent = n.send(ALICE, inv.to_bytes());
+        let out = Net::request_to(&sent, CARRIER).expect("INVITE to the carrier");
+        assert_eq!(out.uri.to_string(), format!("sip:5551234@{CARRIER}"));
+        let from = out.from().unwrap().unwrap();
+        assert_eq!(from.uri.to_string(), format!("sip:5551000@{CARRIER}"));
+        assert_eq!(from.tag(), Some(&b"i1001"[..]));
+        assert_eq!(
+            out.headers.get(&Known::PAssertedIdentity.into()).unwrap(),
+            &format!("<sip:5551000@{CARRIER}>")[..]
+        );
+        assert!(!out.headers.contains(&Known::ProxyAuthorization.into()));
+    }
+
+    #[test]
+    fn inbound_did_rings_its_extension_without_auth() {
+        let mut n = Net::new();
+        let mut trunk = carrier_trunk();
+        trunk.register = false;
+        n.core = core_with(
+            vec![trunk],
+            vec![Did {
+                number: "5551000".into(),
+                extension: "1002".into(),
+            }],
+        );
+        assert_eq!(
+            n.with_auth(BOB, register("1002", BOB), "1002", "secret2")
+                .status,
+            StatusCode::OK
+        );
+        let sent = n.send(CARRIER, invite("carrier", CARRIER, "5551000").to_bytes());
+        let forwarded = Net::request_to(&sent, BOB).expect("INVITE forwarded to 1002");
+        assert_eq!(forwarded.method, Method::Invite);
+        // another number from the carrier's IP still needs credentials
+        let sent = n.send(CARRIER, invite("carrier", CARRIER, "1002").to_bytes());
+        assert_eq!(Net::final_to(&sent, CARRIER).unwrap().status.as_u16(), 407);
     }
 }

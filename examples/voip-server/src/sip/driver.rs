@@ -140,10 +140,15 @@ impl Driver {
             max_auth_failures: config.auth_max_failures,
             ban: Duration::from_secs(config.auth_ban_seconds),
             algorithms: config.auth_algorithms.clone(),
+            trunks: config.trunks.clone(),
+            dids: config.dids.clone(),
         };
-        let core = SipCore::new(core_config, Rng::os()).map_err(|error| {
-            Error::Config(format!("{error} (check the [auth] and domain settings)"))
+        let mut core = SipCore::new(core_config, Rng::os()).map_err(|error| {
+            Error::Config(format!(
+                "{error} (check the [auth], domain and [[trunks]] settings)"
+            ))
         })?;
+        core.start(Instant::now());
         Ok(Self {
             transports,
             received,

@@ -4,6 +4,7 @@
 
 pub mod core;
 pub mod driver;
+pub mod trunks;
 pub mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
