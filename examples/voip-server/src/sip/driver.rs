@@ -143,12 +143,11 @@ impl Driver {
             trunks: config.trunks.clone(),
             dids: config.dids.clone(),
         };
-        let mut core = SipCore::new(core_config, Rng::os()).map_err(|error| {
+        let core = SipCore::new(core_config, Rng::os()).map_err(|error| {
             Error::Config(format!(
                 "{error} (check the [auth], domain and [[trunks]] settings)"
             ))
         })?;
-        core.start(Instant::now());
         Ok(Self {
             transports,
             received,
@@ -166,7 +165,26 @@ impl Driver {
     /// the transports down.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>, counters: Arc<Counters>) {
         let mut last = CoreStats::default();
+        // trunk registrations: their first REGISTERs go out right away
+        self.core.start(Instant::now());
         loop {
+            // what the last event (or start) queued
+            while let Some(transmit) = self.core.poll_transmit() {
+                let protocol = transmit.protocol;
+                let destination = transmit.destination;
+                super::count_sent(protocol, &transmit.contents);
+                match self.transports.send(transmit).await {
+                    Ok(()) => {
+                        counters.sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(error) => {
+                        counters.send_errors.fetch_add(1, Ordering::Relaxed);
+                        metrics::counter!("sip_send_errors_total", "transport" => protocol.as_str())
+                            .increment(1);
+                        tracing::debug!(%protocol, %destination, %error, "send failed");
+                    }
+                }
+            }
             let deadline = self.core.poll_timeout();
             let sleep = async {
                 match deadline {
@@ -198,22 +216,6 @@ impl Driver {
             counters
                 .registrations
                 .store(self.core.registrations() as u64, Ordering::Relaxed);
-            while let Some(transmit) = self.core.poll_transmit() {
-                let protocol = transmit.protocol;
-                let destination = transmit.destination;
-                super::count_sent(protocol, &transmit.contents);
-                match self.transports.send(transmit).await {
-                    Ok(()) => {
-                        counters.sent.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(error) => {
-                        counters.send_errors.fetch_add(1, Ordering::Relaxed);
-                        metrics::counter!("sip_send_errors_total", "transport" => protocol.as_str())
-                            .increment(1);
-                        tracing::debug!(%protocol, %destination, %error, "send failed");
-                    }
-                }
-            }
         }
         self.transports.shutdown();
     }
