@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 secs=${BENCH_SECS:-10}
 call_rates=${BENCH_CALL_RATES:-"100 200 400 600 800 1000 1300 1600 2000 2500 3000"}
-reg_rates=${BENCH_REG_RATES:-"200 400 800 1200 1600 2000 3000 4000 5000"}
+reg_rates=${BENCH_REG_RATES:-"500 1000 2000 4000 6000 8000 11000 15000 20000"}
 work=$(mktemp -d)
 pids=()
 cleanup() {
