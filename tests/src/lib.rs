@@ -323,6 +323,36 @@ pub fn status_of(response: &[u8]) -> Option<u16> {
     std::str::from_utf8(rest.get(..3)?).ok()?.parse().ok()
 }
 
+/// A UDP port on 127.0.0.1 that was free a moment ago (sipp's `-p 0`
+/// means 5060, so tests pick ports themselves).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free UDP port on 127.0.0.1: {e}"))
+}
+
+/// Owned copies of command-line arguments.
+pub fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The concatenated contents of the files in `dir` whose names end with
+/// `suffix` (sipp names its logs `<scenario>_<pid>_messages.log` and so on).
+pub fn files_ending(dir: &Path, suffix: &str) -> String {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return String::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            path.to_string_lossy()
+                .ends_with(suffix)
+                .then(|| std::fs::read_to_string(&path).unwrap_or_default())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

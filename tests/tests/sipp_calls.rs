@@ -27,7 +27,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use voip_tests::{Server, TEST_USERS, TempDir, repo_root, require_program, wait_for};
+use voip_tests::{
+    Server, TEST_USERS, TempDir, files_ending, free_udp_port, repo_root, require_program, strings,
+    wait_for,
+};
 
 /// The load tests share two cores with the server: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -40,15 +43,6 @@ fn serial() -> MutexGuard<'static, ()> {
 
 fn scenario(name: &str) -> PathBuf {
     repo_root().join("tests/sipp").join(name)
-}
-
-/// A UDP port that was free a moment ago (sipp's `-p 0` means 5060).
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A sipp process in its own work dir, killed on drop.
@@ -97,17 +91,9 @@ impl Sipp {
         }
     }
 
-    /// A file of the work dir whose name ends with `suffix`.
+    /// The files of the work dir whose names end with `suffix`.
     fn file(&self, suffix: &str) -> String {
-        std::fs::read_dir(self.work.path())
-            .unwrap()
-            .filter_map(|entry| {
-                let path = entry.ok()?.path();
-                path.to_string_lossy()
-                    .ends_with(suffix)
-                    .then(|| std::fs::read_to_string(&path).unwrap_or_default())
-            })
-            .collect()
+        files_ending(self.work.path(), suffix)
     }
 
     /// Waits for the exit; past `timeout` the process is killed and the
@@ -229,10 +215,6 @@ fn tail(text: &str, lines: usize) -> String {
 
 fn head(text: &str, chars: usize) -> String {
     text.chars().take(chars).collect()
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// sipp gives up after 5 INVITE and 7 other UDP retransmissions by

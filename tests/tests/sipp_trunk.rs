@@ -13,7 +13,10 @@ use std::net::UdpSocket;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use voip_tests::{Server, TEST_USERS, TempDir, repo_root, require_program, wait_for};
+use voip_tests::{
+    Server, TEST_USERS, TempDir, files_ending, free_udp_port, repo_root, require_program, strings,
+    wait_for,
+};
 
 /// A sipp process in its own work dir, killed on drop.
 struct Sipp {
@@ -43,15 +46,7 @@ impl Sipp {
 
     /// The files of the work dir whose names end with `suffix`.
     fn file(&self, suffix: &str) -> String {
-        std::fs::read_dir(self.work.path())
-            .unwrap()
-            .filter_map(|entry| {
-                let path = entry.ok()?.path();
-                path.to_string_lossy()
-                    .ends_with(suffix)
-                    .then(|| std::fs::read_to_string(&path).unwrap_or_default())
-            })
-            .collect()
+        files_ending(self.work.path(), suffix)
     }
 
     fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
@@ -73,18 +68,6 @@ impl Drop for Sipp {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| (*s).to_owned()).collect()
 }
 
 #[test]

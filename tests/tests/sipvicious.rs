@@ -32,17 +32,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use voip_tests::{
-    Server, TEST_USERS, TempDir, options_request, require_program, status_of, wait_for,
+    Server, TEST_USERS, TempDir, free_udp_port, options_request, require_program, status_of,
+    wait_for,
 };
-
-/// A UDP port on 127.0.0.1 that was free a moment ago.
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A SIPVicious run: the process, killed on drop, and its output file.
 struct Tool {
