@@ -1,7 +1,27 @@
-//! voip-media: RTP/RTCP/SRTP, SDP offer/answer, codecs, jitter buffer, DTMF, tones, recording, mixing and relay (FreeSWITCH's and rtpengine's roles).
+//! voip-media: RTP/RTCP/SRTP, SDP offer/answer, codecs, jitter buffer, DTMF,
+//! tones, recording, mixing and relay (FreeSWITCH's and rtpengine's roles).
 //!
-//! This crate is reserved in the workspace layout (see docs/ARCHITECTURE.md);
-//! it holds no functionality yet. Its scope is tracked as an open issue, and
-//! nothing here should be relied on until that issue lands.
+//! Every protocol core here is sans-IO: it takes the time as an argument
+//! (`handle_*(now, …)`), returns what to send through `poll_*`, and never
+//! reads a clock, opens a socket or draws from a global RNG. Only the tokio
+//! driver behind the `tokio` feature does I/O.
+//!
+//! Panic policy: nothing here panics on bytes from the network. A malformed
+//! packet is dropped and counted.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod audio;
+pub mod codec;
+pub mod dtmf;
+pub mod jitter;
+pub mod relay;
+pub mod rtp;
+pub mod sdp;
+pub mod srtp;
+pub mod tone;
+
+mod source;
+pub use source::{MediaSink, MediaSource};
+
+// Re-exports of the paved path, one block per module (keep them sorted by module).

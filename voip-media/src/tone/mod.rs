@@ -1,0 +1,1 @@
+//! Tone generation: DTMF, ringback, busy and congestion with per-country tables.
