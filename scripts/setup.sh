@@ -13,7 +13,7 @@ set -euo pipefail
 SERVER_PACKAGES="build-essential cmake pkg-config"
 # Packages the tests add: peers the interop tests drive. Add new ones here
 # (baresip, chromium, chromium-driver, postgresql, redis-server, ...).
-TEST_PACKAGES="sip-tester sipvicious baresip"
+TEST_PACKAGES="sip-tester sipvicious baresip espeak-ng dnsmasq python3-pip"
 
 mode=all
 case "${1:-}" in
@@ -92,7 +92,17 @@ if [ "$mode" = all ]; then
     fi
   done
 
-  # 3. cargo-fuzz, for the fuzz smoke run
+  # 3. Python test oracles: PESQ (ITU-T P.862) scores decoded audio in the
+  # media quality test. Installed for the python3 on PATH.
+  if python3 -c "import pesq, numpy" >/dev/null 2>&1; then
+    say "python pesq present"
+  else
+    say "installing python packages: pesq numpy"
+    python3 -m pip install --quiet --disable-pip-version-check pesq numpy ||
+      python3 -m pip install --quiet --disable-pip-version-check --break-system-packages pesq numpy
+  fi
+
+  # 4. cargo-fuzz, for the fuzz smoke run
   if command -v cargo-fuzz >/dev/null 2>&1; then
     say "cargo-fuzz present"
   else
