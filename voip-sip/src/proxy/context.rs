@@ -18,6 +18,9 @@ pub(crate) struct Branch {
     pub(crate) cancel_wanted: bool,
     pub(crate) cancelled: bool,
     pub(crate) done: bool,
+    /// A challenge was answered on this branch already (one answer per
+    /// branch: a second 401/407 means wrong credentials).
+    pub(crate) authenticated: bool,
 }
 
 #[derive(Debug)]
@@ -30,6 +33,10 @@ pub(crate) struct Context {
     pub(crate) best: Option<Response>,
     pub(crate) final_sent: bool,
     pub(crate) timer_c: Option<Instant>,
+    /// Credentials for answering 401/407 from the next hop (a carrier).
+    pub(crate) credentials: Option<std::sync::Arc<super::BranchCredentials>>,
+    /// An INVITE without a To tag (a new call), for [`super::ProxyEvent`].
+    pub(crate) initial_invite: bool,
 }
 
 impl Context {

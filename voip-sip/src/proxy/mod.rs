@@ -25,6 +25,7 @@ use voip_core::{Rng, Transmit, TransportProtocol};
 
 use context::{Branch, Context};
 
+use crate::auth::ClientAuthState;
 use crate::header::{CSeq, MaxForwards, NameAddr, Route, TypedHeader, Via};
 use crate::message::{Known, Method, Request, Response, StatusCode};
 use crate::transaction::{
@@ -78,6 +79,58 @@ pub struct Destination {
     pub target: Target,
     /// Route entries to put first (a binding's Path, RFC 3327).
     pub route: Vec<Bytes>,
+}
+
+/// A username and password the proxy answers digest challenges (401/407)
+/// from the next hop with, as Kamailio's `uac_auth()` does for carriers
+/// that challenge every INVITE.
+///
+/// The retried request keeps the caller's CSeq (a proxy cannot renumber a
+/// dialog it does not own) and gets a new Via branch, so it is a new
+/// transaction; carriers accept this, as they do from Kamailio.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BranchCredentials {
+    /// The user name to authenticate as.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for BranchCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BranchCredentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the proxy reports to the application (call accounting, as
+/// Kamailio's `acc` module records it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxyEvent {
+    /// The final response to a forwarded request went upstream: the first
+    /// 2xx, or the best final response once every branch is done.
+    Final {
+        /// The server transaction of the forwarded request.
+        server: TransactionId,
+        /// Its method.
+        method: Method,
+        /// Whether it was an INVITE without a To tag (a new call).
+        initial_invite: bool,
+        /// Its Call-ID.
+        call_id: Bytes,
+        /// The status sent upstream.
+        status: StatusCode,
+    },
+    /// A branch was challenged by the next hop and the proxy answered with
+    /// the destination's credentials.
+    ChallengeAnswered {
+        /// The server transaction of the forwarded request.
+        server: TransactionId,
+        /// 401 or 407.
+        status: StatusCode,
+    },
 }
 
 /// A request received in a server transaction, to be forwarded.
@@ -142,6 +195,8 @@ pub struct Proxy {
     timer_c_queue: BTreeSet<(Instant, TransactionId)>,
     branch_of: HashMap<TransactionId, TransactionId>,
     stateless: VecDeque<Transmit>,
+    events: VecDeque<ProxyEvent>,
+    auth: ClientAuthState,
 }
 
 const RECORD_ROUTED: [Method; 4] = [
@@ -161,6 +216,8 @@ impl Proxy {
             timer_c_queue: BTreeSet::new(),
             branch_of: HashMap::new(),
             stateless: VecDeque::new(),
+            events: VecDeque::new(),
+            auth: ClientAuthState::new(),
         }
     }
 
@@ -260,8 +317,36 @@ impl Proxy {
         layer: &mut TransactionLayer,
         now: Instant,
         incoming: Incoming<'_>,
+        destinations: Vec<Destination>,
+        mode: ForkMode,
+    ) -> Result<(), ProxyError> {
+        self.forward_inner(layer, now, incoming, destinations, mode, None)
+    }
+
+    /// [`forward`](Self::forward), answering a 401/407 from a destination
+    /// once per branch with `credentials` (a trunk to a carrier that
+    /// challenges calls). A second challenge on the same branch is final.
+    pub fn forward_authenticated(
+        &mut self,
+        layer: &mut TransactionLayer,
+        now: Instant,
+        incoming: Incoming<'_>,
+        destinations: Vec<Destination>,
+        mode: ForkMode,
+        credentials: BranchCredentials,
+    ) -> Result<(), ProxyError> {
+        let credentials = Some(std::sync::Arc::new(credentials));
+        self.forward_inner(layer, now, incoming, destinations, mode, credentials)
+    }
+
+    fn forward_inner(
+        &mut self,
+        layer: &mut TransactionLayer,
+        now: Instant,
+        incoming: Incoming<'_>,
         mut destinations: Vec<Destination>,
         mode: ForkMode,
+        credentials: Option<std::sync::Arc<BranchCredentials>>,
     ) -> Result<(), ProxyError> {
         let Incoming {
             id: server,
@@ -283,6 +368,12 @@ impl Proxy {
             best: None,
             final_sent: false,
             timer_c: (request.method == Method::Invite).then(|| now + self.config.timer_c),
+            credentials,
+            initial_invite: request.method == Method::Invite
+                && !request
+                    .to()
+                    .and_then(Result::ok)
+                    .is_some_and(|to| to.tag().is_some()),
         };
         let mut first_error = None;
         for d in now_batch {
@@ -363,6 +454,7 @@ impl Proxy {
             cancel_wanted: false,
             cancelled: false,
             done: false,
+            authenticated: false,
         })
     }
 
@@ -476,6 +568,13 @@ impl Proxy {
         };
         pop_first_via(&mut response);
         let status = response.status;
+        if matches!(
+            status,
+            StatusCode::UNAUTHORIZED | StatusCode::PROXY_AUTHENTICATION_REQUIRED
+        ) && self.answer_challenge(layer, now, server, id, &response)
+        {
+            return;
+        }
         let mut to_cancel = Vec::new();
         let mut send = None;
         let mut try_next = false;
@@ -506,6 +605,9 @@ impl Proxy {
             } else {
                 branch.done = true;
                 if status.is_success() {
+                    if !ctx.final_sent {
+                        self.events.push_back(final_event(server, ctx, &response));
+                    }
                     ctx.final_sent = true;
                     if let Some(at) = ctx.timer_c {
                         self.timer_c_queue.remove(&(at, server));
@@ -530,6 +632,76 @@ impl Proxy {
         if try_next {
             self.advance(layer, now, server);
         }
+    }
+
+    /// Re-sends a challenged branch with credentials, once per branch.
+    /// Returns whether it did (then the challenge is not a final response).
+    fn answer_challenge(
+        &mut self,
+        layer: &mut TransactionLayer,
+        now: Instant,
+        server: TransactionId,
+        id: TransactionId,
+        challenge: &Response,
+    ) -> bool {
+        let Some(ctx) = self.contexts.get_mut(&server) else {
+            return false;
+        };
+        let Some(credentials) = ctx.credentials.clone() else {
+            return false;
+        };
+        if ctx.final_sent {
+            return false;
+        }
+        let Some(branch) = ctx.branches.iter_mut().find(|b| b.id == id) else {
+            return false;
+        };
+        if branch.authenticated || branch.cancelled || branch.cancel_wanted || branch.done {
+            return false;
+        }
+        let mut request = branch.request.clone();
+        pop_first_item(&mut request.headers, Known::Via);
+        if self
+            .auth
+            .authorize(
+                &mut request,
+                challenge,
+                &credentials.username,
+                &credentials.password,
+                &mut self.rng,
+            )
+            .is_err()
+        {
+            return false;
+        }
+        let Some(via) = branch.request.headers.typed::<Via>().and_then(Result::ok) else {
+            return false;
+        };
+        let mut via = via;
+        via.params
+            .set("branch", Some(Bytes::from(layer.new_branch())));
+        request.headers.prepend_typed(&via);
+        let target = branch.target;
+        let Ok(new_id) = layer.send_request(now, request.clone(), target) else {
+            return false;
+        };
+        branch.done = true;
+        ctx.branches.push(Branch {
+            id: new_id,
+            request,
+            target,
+            provisional: false,
+            cancel_wanted: false,
+            cancelled: false,
+            done: false,
+            authenticated: true,
+        });
+        self.branch_of.insert(new_id, server);
+        self.events.push_back(ProxyEvent::ChallengeAnswered {
+            server,
+            status: challenge.status,
+        });
+        true
     }
 
     fn on_branch_failure(
@@ -597,6 +769,7 @@ impl Proxy {
             });
             let tag = self.rng.token(10);
             let best = best.with_to_tag(&tag);
+            self.events.push_back(final_event(server, ctx, &best));
             let _ = layer.send_response(now, server, best);
             return;
         }
@@ -682,6 +855,13 @@ impl Proxy {
         self.timer_c_queue.first().map(|(at, _)| *at)
     }
 
+    /// What happened to forwarded requests since the last call (final
+    /// responses, answered challenges).
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<ProxyEvent> {
+        self.events.pop_front()
+    }
+
     /// Messages the proxy sends outside transactions (forwarded 2xx
     /// retransmissions).
     #[must_use]
@@ -757,6 +937,21 @@ pub fn cancel_for(invite: &Request) -> Request {
     c.headers
         .push(Known::ContentLength, Bytes::from_static(b"0"));
     c
+}
+
+fn final_event(server: TransactionId, ctx: &Context, response: &Response) -> ProxyEvent {
+    ProxyEvent::Final {
+        server,
+        method: ctx.original.method.clone(),
+        initial_invite: ctx.initial_invite,
+        call_id: ctx
+            .original
+            .headers
+            .get(&Known::CallId.into())
+            .cloned()
+            .unwrap_or_default(),
+        status: response.status,
+    }
 }
 
 fn pop_first_via(response: &mut Response) {

@@ -10,7 +10,10 @@ use voip_core::{Rng, Transmit, TransportProtocol};
 use super::net::{Conditions, Net};
 use crate::header::{CSeq, RecordRoute, Route, TypedHeader};
 use crate::message::{Known, Message, Method, Request, Response, StatusCode};
-use crate::proxy::{Destination, ForkMode, Incoming, Interface, NextHop, Proxy, ProxyConfig};
+use crate::proxy::{
+    BranchCredentials, Destination, ForkMode, Incoming, Interface, NextHop, Proxy, ProxyConfig,
+    ProxyEvent,
+};
 use crate::transaction::{
     ReplyPath, Target, TransactionConfig, TransactionEvent, TransactionLayer,
 };
@@ -31,6 +34,8 @@ enum Behaviour {
     Answer,
     Busy,
     RingForever,
+    /// 407 unless the INVITE carries Proxy-Authorization for `acct`, then 200.
+    Challenge,
 }
 
 struct Callee {
@@ -66,6 +71,8 @@ struct World {
     proxy: Proxy,
     callees: Vec<Callee>,
     mode: ForkMode,
+    credentials: Option<BranchCredentials>,
+    proxy_events: Vec<ProxyEvent>,
 }
 
 fn invite() -> Request {
@@ -132,6 +139,8 @@ impl World {
             proxy: Proxy::new(config, Rng::seeded(seed + 3)),
             callees,
             mode,
+            credentials: None,
+            proxy_events: Vec::new(),
         }
     }
 
@@ -177,19 +186,29 @@ impl World {
                                 route: Vec::new(),
                             })
                             .collect();
-                        self.proxy
-                            .forward(
+                        let incoming = Incoming {
+                            id,
+                            request: &request.clone(),
+                            path,
+                        };
+                        match self.credentials.clone() {
+                            Some(c) => self.proxy.forward_authenticated(
                                 &mut self.proxy_layer,
                                 now,
-                                Incoming {
-                                    id,
-                                    request: &request.clone(),
-                                    path,
-                                },
+                                incoming,
                                 dests,
                                 self.mode,
-                            )
-                            .unwrap();
+                                c,
+                            ),
+                            None => self.proxy.forward(
+                                &mut self.proxy_layer,
+                                now,
+                                incoming,
+                                dests,
+                                self.mode,
+                            ),
+                        }
+                        .unwrap();
                     } else {
                         match self.proxy.loose_route(&mut request, &path) {
                             NextHop::Forward(target) => {
@@ -234,6 +253,9 @@ impl World {
                 _ => {}
             }
         }
+        while let Some(e) = self.proxy.poll_event() {
+            self.proxy_events.push(e);
+        }
     }
 
     fn callee_events(&mut self) {
@@ -260,8 +282,32 @@ impl World {
                                 ringing.headers.push(Known::RecordRoute, rr.clone());
                             }
                             c.layer.send_response(now, id, ringing).unwrap();
+                            let authorized = request
+                                .headers
+                                .get(&Known::ProxyAuthorization.into())
+                                .is_some_and(|v| {
+                                    let v = String::from_utf8_lossy(v);
+                                    v.contains("username=\"acct\"")
+                                        && v.contains("nonce=\"n0nce\"")
+                                        && v.contains("response=")
+                                });
                             let status = match c.behaviour {
-                                Behaviour::Answer => Some(StatusCode::OK),
+                                Behaviour::Challenge if !authorized => {
+                                    let mut r = Response::for_request(
+                                        &request,
+                                        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                                    )
+                                    .with_to_tag(&tag);
+                                    r.headers.push(
+                                        Known::ProxyAuthenticate,
+                                        Bytes::from_static(
+                                            b"Digest realm=\"carrier\", nonce=\"n0nce\", qop=\"auth\"",
+                                        ),
+                                    );
+                                    c.layer.send_response(now, id, r).unwrap();
+                                    continue;
+                                }
+                                Behaviour::Answer | Behaviour::Challenge => Some(StatusCode::OK),
                                 Behaviour::Busy => Some(StatusCode::BUSY_HERE),
                                 Behaviour::RingForever => None,
                             };
@@ -623,4 +669,52 @@ fn timer_c_deadline_follows_the_call() {
     assert_eq!(w.caller.finals, [StatusCode::OK]);
     assert!(!w.proxy.is_empty(), "the contexts wait for Timers L and J");
     assert_eq!(w.proxy.poll_timeout(), None, "no Timer C after the 2xx");
+}
+
+#[test]
+fn a_challenging_next_hop_is_answered_with_the_destination_credentials() {
+    let mut w = World::new(
+        8,
+        Conditions::perfect(),
+        &[Behaviour::Challenge],
+        ForkMode::Serial,
+    );
+    w.credentials = Some(BranchCredentials {
+        username: "acct".into(),
+        password: "secret".into(),
+    });
+    start_call(&mut w);
+    w.run(Duration::from_secs(60), None);
+    assert_eq!(
+        w.caller.finals,
+        [StatusCode::OK],
+        "the caller never sees the 407"
+    );
+    assert_eq!(w.callees[0].acked, 1);
+    assert!(w.proxy_events.iter().any(|e| matches!(
+        e,
+        ProxyEvent::ChallengeAnswered { status, .. } if *status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
+    )));
+    assert!(w.proxy_events.iter().any(|e| matches!(
+        e,
+        ProxyEvent::Final { status, initial_invite: true, call_id, .. }
+            if *status == StatusCode::OK && &call_id[..] == b"call-1"
+    )));
+}
+
+#[test]
+fn without_credentials_the_challenge_goes_upstream() {
+    let mut w = World::new(
+        9,
+        Conditions::perfect(),
+        &[Behaviour::Challenge],
+        ForkMode::Serial,
+    );
+    start_call(&mut w);
+    w.run(Duration::from_secs(60), None);
+    assert_eq!(w.caller.finals, [StatusCode::PROXY_AUTHENTICATION_REQUIRED]);
+    assert!(w.proxy_events.iter().any(|e| matches!(
+        e,
+        ProxyEvent::Final { status, .. } if *status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
+    )));
 }
