@@ -370,10 +370,10 @@ impl Proxy {
             timer_c: (request.method == Method::Invite).then(|| now + self.config.timer_c),
             credentials,
             initial_invite: request.method == Method::Invite
-                && !request
+                && request
                     .to()
                     .and_then(Result::ok)
-                    .is_some_and(|to| to.tag().is_some()),
+                    .is_none_or(|to| to.tag().is_none()),
         };
         let mut first_error = None;
         for d in now_batch {
