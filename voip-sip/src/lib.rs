@@ -51,6 +51,7 @@ mod message;
 pub mod proxy;
 pub mod registrar;
 pub mod reply;
+pub mod resolve;
 #[cfg(feature = "rsip")]
 mod rsip_compat;
 pub mod transaction;
@@ -66,6 +67,7 @@ pub use message::{
     Header, HeaderName, Headers, Known, Message, Method, ParseConfig, ParseError, Request,
     Response, StatusCode, TypedValues, parse_message,
 };
+pub use resolve::{DnsAnswer, DnsQuery, ResolveEvent, Resolver, ResolverConfig};
 pub use uri::{Host, SipUri, Uri};
 
 pub use transport::{Framed, FramingError, FramingLimits, StreamFramer, TransportConfig};
