@@ -1,0 +1,1 @@
+//! Scenario tests: two sessions in virtual time.
