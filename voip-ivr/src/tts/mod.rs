@@ -1,0 +1,1 @@
+//! Text to speech (placeholder while the module is written).
