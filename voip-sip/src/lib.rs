@@ -46,6 +46,7 @@
 
 pub mod auth;
 mod charset;
+pub mod dispatcher;
 pub mod header;
 mod message;
 pub mod proxy;
@@ -63,6 +64,7 @@ pub mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use dispatcher::{Dispatcher, DispatcherConfig, DispatcherEvent};
 pub use message::{
     Header, HeaderName, Headers, Known, Message, Method, ParseConfig, ParseError, Request,
     Response, StatusCode, TypedValues, parse_message,
