@@ -25,3 +25,8 @@ mod source;
 pub use source::{MediaSink, MediaSource};
 
 // Re-exports of the paved path, one block per module (keep them sorted by module).
+pub use dtmf::{
+    DtmfDeduper, DtmfDetector, DtmfDetectorConfig, DtmfDigit, DtmfPacket, DtmfReport, DtmfSender,
+    DtmfSenderConfig, DtmfSource, InfoDtmf, Rfc4733Event, Rfc4733Receiver,
+};
+pub use sdp::{LocalMedia, NegotiatedMedia, SdpCodec, SdpConfig, SdpError, SdpSession, SrtpPolicy};
