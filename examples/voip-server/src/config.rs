@@ -54,6 +54,10 @@ pub struct Cli {
     /// Data directory, created if missing [default: ./data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Database for CDRs, agents and menus: `postgres://USER:PASSWORD@HOST/DB`
+    /// or `sqlite://FILE` [default: sqlite file voip.db in the data dir].
+    #[arg(long, value_name = "URL")]
+    pub db_url: Option<String>,
     /// Log filter, e.g. `info` or `voip_server=debug` (wins over RUST_LOG,
     /// which wins over the file's `log` key) [default: info].
     #[arg(long, value_name = "FILTER")]
@@ -89,6 +93,8 @@ pub struct FileConfig {
     pub http: Option<String>,
     /// See [`Cli::data_dir`].
     pub data_dir: Option<PathBuf>,
+    /// See [`Cli::db_url`].
+    pub db_url: Option<String>,
     /// See [`Cli::log`].
     pub log: Option<String>,
     /// See [`Cli::domain`].
@@ -218,6 +224,8 @@ pub struct Config {
     pub http: SocketAddr,
     /// Data directory.
     pub data_dir: PathBuf,
+    /// Database URL; `None`: SQLite in the data directory.
+    pub db_url: Option<String>,
     /// Log filter from the flag or the file (main puts RUST_LOG between them).
     pub log: Option<String>,
     /// The SIP domain.
@@ -305,6 +313,11 @@ impl Config {
             .or_else(|| fc.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let log = cli.log.clone().or_else(|| fc.log.clone());
+        let db_url = cli
+            .db_url
+            .clone()
+            .or_else(|| fc.db_url.clone())
+            .filter(|u| !u.trim().is_empty());
         let domain = cli
             .domain
             .clone()
@@ -454,6 +467,7 @@ impl Config {
             tls_key,
             http,
             data_dir,
+            db_url,
             log,
             domain,
             advertise,

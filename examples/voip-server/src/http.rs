@@ -1,5 +1,6 @@
-//! HTTP: `GET /healthz`, `GET /metrics` (Prometheus text) and `GET /` (a
-//! small HTML status page).
+//! HTTP: `GET /healthz`, `GET /metrics` (Prometheus text), `GET /` (a
+//! small HTML status page), and the admin API: `GET /api/calls?limit=N`
+//! (the latest CDRs, JSON) and `GET /api/active-calls`.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -8,13 +9,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::State;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::sip::Counters;
+use crate::store::{CallLog, Store};
 
 /// What the handlers read.
 #[derive(Debug, Clone)]
@@ -29,6 +33,8 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// When the server started.
     pub started: Instant,
+    /// The database.
+    pub store: Store,
 }
 
 /// The HTTP routes.
@@ -37,6 +43,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(status))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/api/calls", get(calls))
+        .route("/api/active-calls", get(active_calls))
         .with_state(state)
 }
 
@@ -52,6 +60,35 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CallsQuery {
+    limit: Option<i64>,
+}
+
+async fn calls(
+    State(state): State<AppState>,
+    Query(query): Query<CallsQuery>,
+) -> Result<Json<Vec<CallLog>>, (StatusCode, String)> {
+    let limit = query.limit.unwrap_or(50).clamp(1, 1000);
+    state
+        .store
+        .recent_calls(limit)
+        .await
+        .map(Json)
+        .map_err(|error| (StatusCode::SERVICE_UNAVAILABLE, error.to_string()))
+}
+
+async fn active_calls(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, (StatusCode, String)> {
+    state
+        .store
+        .active_calls()
+        .await
+        .map(|n| Json(serde_json::json!({ "active_calls": n })))
+        .map_err(|error| (StatusCode::SERVICE_UNAVAILABLE, error.to_string()))
 }
 
 async fn status(State(state): State<AppState>) -> Html<String> {

@@ -11,6 +11,7 @@ mod config;
 mod error;
 mod http;
 mod sip;
+mod store;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -120,7 +121,24 @@ async fn serve(config: Config) -> Result<(), Error> {
         })?;
     let signals = Signals::new()?;
 
-    let driver = Driver::bind(&config).await?;
+    let store = store::Store::open(config.db_url.as_deref(), &config.data_dir)
+        .await
+        .map_err(|error| Error::Config(error.to_string()))?;
+    // A token for this run: rows it writes carry it, so the next run knows
+    // which open calls an earlier run left behind.
+    let run = voip_core::Rng::os().token(16);
+    match store.reconcile_startup(&run, std::time::SystemTime::now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(calls = n, "closed calls left ringing by an earlier run as interrupted"),
+        Err(error) => tracing::warn!(%error, "cannot reconcile calls of an earlier run"),
+    }
+    tracing::info!(database = store.kind(), "call records in {}", match &config.db_url {
+        Some(_) => "the configured database".to_owned(),
+        None => config.data_dir.join("voip.db").display().to_string(),
+    });
+    let (cdr, cdr_task) = store::cdr::spawn(store.clone(), run);
+
+    let driver = Driver::bind(&config, cdr).await?;
     let http_listener = tokio::net::TcpListener::bind(config.http)
         .await
         .map_err(|source| Error::Listen {
@@ -153,6 +171,7 @@ async fn serve(config: Config) -> Result<(), Error> {
         listeners: Arc::new(listeners),
         data_dir: config.data_dir.clone(),
         started,
+        store: store.clone(),
     };
     let mut http_stopped = stopped.clone();
     let http_task = tokio::spawn(async move {
@@ -177,6 +196,11 @@ async fn serve(config: Config) -> Result<(), Error> {
     upkeep.abort();
     if let Err(error) = sip_task.await {
         tracing::warn!(%error, "SIP task ended abnormally");
+    }
+    // the SIP task dropped its sender: the writer finishes what it has
+    match tokio::time::timeout(Duration::from_secs(10), cdr_task).await {
+        Ok(_) => {}
+        Err(_) => tracing::warn!("CDR writer still busy after 10 s; pending call records are lost"),
     }
     // Open HTTP connections get a grace period, then are cut.
     let http_abort = http_task.abort_handle();

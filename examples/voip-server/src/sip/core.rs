@@ -31,7 +31,12 @@ use bytes::Bytes;
 use voip_core::{Receive, Rng, Transmit};
 use voip_sip::auth::{AuthConfig, AuthOutcome, DigestAuthenticator};
 use voip_sip::header::{MaxForwards, To, TypedHeader, Via};
-use voip_sip::proxy::{Destination, ForkMode, Incoming, Interface, NextHop, Proxy, ProxyConfig};
+use voip_sip::proxy::{
+    BranchCredentials, Destination, ForkMode, Incoming, Interface, NextHop, Proxy, ProxyConfig,
+    ProxyEvent,
+};
+
+use super::calls::{CallEvent, Outcome};
 use voip_sip::registrar::{Registrar, RegistrarConfig};
 use voip_sip::reply::reply_to_malformed;
 use voip_sip::transaction::{
@@ -121,6 +126,11 @@ pub struct SipCore {
     server_header: Bytes,
     trunks: Vec<TrunkState>,
     dids: Vec<Did>,
+    calls: VecDeque<CallEvent>,
+    /// The wall-clock time of the input being handled (for call events).
+    wall: SystemTime,
+    /// The authenticated caller of the request being routed, if any.
+    caller: Option<String>,
 }
 
 impl SipCore {
@@ -203,6 +213,9 @@ impl SipCore {
             server_header: Bytes::from(format!("voip-server/{}", env!("CARGO_PKG_VERSION"))),
             trunks,
             dids: config.dids,
+            calls: VecDeque::new(),
+            wall: SystemTime::UNIX_EPOCH,
+            caller: None,
         })
     }
 
@@ -299,6 +312,8 @@ impl SipCore {
     /// Handles one received message. `wall` is the wall-clock time (nonce
     /// timestamps and bans).
     pub fn handle_receive(&mut self, now: Instant, wall: SystemTime, rx: Receive) {
+        self.wall = wall;
+        self.caller = None;
         let ip = rx.source.ip();
         if self.registrar_auth.is_banned(wall, ip) || self.proxy_auth.is_banned(wall, ip) {
             self.stats.banned_dropped += 1;
@@ -340,6 +355,7 @@ impl SipCore {
 
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime) {
+        self.wall = wall;
         self.layer.handle_timeout(now);
         self.proxy.handle_timeout(&mut self.layer, now);
         if self.registrar.poll_timeout().is_some_and(|t| t <= now) {
@@ -384,7 +400,37 @@ impl SipCore {
             .or_else(|| self.proxy.poll_transmit())
     }
 
+    /// The next call accounting event (for the CDR writer).
+    pub fn poll_call_event(&mut self) -> Option<CallEvent> {
+        self.calls.pop_front()
+    }
+
     fn drain_events(&mut self, now: Instant, wall: SystemTime) {
+        self.drain_transaction_events(now, wall);
+        while let Some(event) = self.proxy.poll_event() {
+            if let ProxyEvent::Final {
+                initial_invite: true,
+                call_id,
+                status,
+                ..
+            } = event
+            {
+                let call_id = String::from_utf8_lossy(&call_id).into_owned();
+                self.calls.push_back(if status.is_success() {
+                    CallEvent::Answered { call_id, at: wall }
+                } else {
+                    CallEvent::Ended {
+                        call_id,
+                        outcome: Outcome::of_final(status.as_u16()),
+                        cause: status.to_string(),
+                        at: wall,
+                    }
+                });
+            }
+        }
+    }
+
+    fn drain_transaction_events(&mut self, now: Instant, wall: SystemTime) {
         while let Some(event) = self.layer.poll_event() {
             let Some(event) = self.proxy.handle_event(&mut self.layer, now, event) else {
                 continue;
@@ -483,6 +529,14 @@ impl SipCore {
             let ours = route_count(&request) < routes_before;
             return match hop {
                 NextHop::Forward(target) if ours => {
+                    if request.method == Method::Bye {
+                        self.calls.push_back(CallEvent::Ended {
+                            call_id: call_id_of(&request),
+                            outcome: Outcome::Completed,
+                            cause: "BYE".to_owned(),
+                            at: wall,
+                        });
+                    }
                     let dest = Destination {
                         uri: request.uri.clone(),
                         target,
@@ -642,6 +696,7 @@ impl SipCore {
         if from_user.as_deref() != Some(username.as_str()) {
             return self.respond(now, id, &request, StatusCode::FORBIDDEN);
         }
+        self.caller = Some(username);
         let mut request = request;
         // credentials are for us, not for the callee
         request.headers.remove(&Known::ProxyAuthorization.into());
@@ -649,9 +704,24 @@ impl SipCore {
             && request.method == Method::Invite
             && let Some(dialled) = user_of(&request.uri)
             && self.users.get(&dialled).is_none()
-            && let Some(dest) = self.route_to_trunk(&mut request, &dialled)
+            && let Some((dest, credentials)) = self.route_to_trunk(&mut request, &dialled)
         {
-            return self.forward(now, id, &request, path, vec![dest], ForkMode::Serial);
+            // the carrier may challenge the call: answer with the trunk's
+            // credentials instead of relaying the challenge to the caller
+            let incoming = Incoming {
+                id,
+                request: &request,
+                path,
+            };
+            let forwarded = self.proxy.forward_authenticated(
+                &mut self.layer,
+                now,
+                incoming,
+                vec![dest],
+                ForkMode::Serial,
+                credentials,
+            );
+            return self.forwarded(now, id, &request, forwarded);
         }
         if !local_target {
             // an authenticated user calling out directly: only IP targets
@@ -690,7 +760,11 @@ impl SipCore {
     /// Rewrites an authenticated user's INVITE to `dialled` for the first
     /// trunk whose prefix matches: Request-URI `sip:<number>@<trunk host>`,
     /// From user the trunk's number, and a P-Asserted-Identity.
-    fn route_to_trunk(&self, request: &mut Request, dialled: &str) -> Option<Destination> {
+    fn route_to_trunk(
+        &self,
+        request: &mut Request,
+        dialled: &str,
+    ) -> Option<(Destination, BranchCredentials)> {
         let t = self
             .trunks
             .iter()
@@ -710,11 +784,16 @@ impl SipCore {
             .push(Known::PAssertedIdentity, format!("<{identity}>"));
         request.uri = uri.clone();
         tracing::info!(trunk = %t.trunk.name, %number, "outbound call through trunk");
-        Some(Destination {
+        let credentials = BranchCredentials {
+            username: t.trunk.username.clone(),
+            password: t.trunk.password.clone(),
+        };
+        let destination = Destination {
             uri,
             target: Target::new(voip_core::TransportProtocol::Udp, t.trunk.target),
             route: Vec::new(),
-        })
+        };
+        Some((destination, credentials))
     }
 
     /// Forks `request` to every binding of `callee`.
@@ -759,11 +838,40 @@ impl SipCore {
         mode: ForkMode,
     ) {
         let incoming = Incoming { id, request, path };
-        match self
+        let forwarded = self
             .proxy
-            .forward(&mut self.layer, now, incoming, destinations, mode)
-        {
-            Ok(()) => self.stats.forwarded += 1,
+            .forward(&mut self.layer, now, incoming, destinations, mode);
+        self.forwarded(now, id, request, forwarded);
+    }
+
+    fn forwarded(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: &Request,
+        result: Result<(), voip_sip::proxy::ProxyError>,
+    ) {
+        match result {
+            Ok(()) => {
+                self.stats.forwarded += 1;
+                let to = request.to().and_then(Result::ok);
+                if request.method == Method::Invite
+                    && to.as_ref().is_some_and(|t| t.tag().is_none())
+                {
+                    let from = self.caller.take().or_else(|| {
+                        request
+                            .from()
+                            .and_then(Result::ok)
+                            .and_then(|f| user_of(&f.uri))
+                    });
+                    self.calls.push_back(CallEvent::Started {
+                        call_id: call_id_of(request),
+                        from: from.unwrap_or_default(),
+                        to: to.and_then(|t| user_of(&t.uri)).unwrap_or_default(),
+                        at: self.wall,
+                    });
+                }
+            }
             Err(error) => {
                 tracing::debug!(%error, "cannot forward");
                 self.respond(now, id, request, StatusCode::SERVICE_UNAVAILABLE);
@@ -808,6 +916,14 @@ impl SipCore {
 }
 
 /// Number of Route entries.
+fn call_id_of(request: &Request) -> String {
+    request
+        .headers
+        .get(&Known::CallId.into())
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_default()
+}
+
 fn route_count(request: &Request) -> usize {
     request
         .headers
@@ -1101,6 +1217,15 @@ mod tests {
         let r = Net::final_to(&sent, ALICE).unwrap();
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.headers.typed_all::<Via>().count(), 1, "our Via removed");
+        // accounting: the call started (by the authenticated caller) and was answered
+        let events: Vec<CallEvent> = std::iter::from_fn(|| n.core.poll_call_event()).collect();
+        assert!(
+            matches!(&events[..], [
+                CallEvent::Started { from, to, .. },
+                CallEvent::Answered { .. },
+            ] if from == "1001" && to == "1002"),
+            "{events:?}"
+        );
     }
 
     #[test]

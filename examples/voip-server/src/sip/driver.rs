@@ -19,6 +19,7 @@ use super::Counters;
 use super::core::{CoreConfig, CoreStats, SipCore};
 use super::users::Directory;
 use crate::config::Config;
+use crate::store::cdr::CdrSender;
 use crate::error::Error;
 
 /// Bound SIP transports and the core they feed.
@@ -28,6 +29,7 @@ pub struct Driver {
     received: mpsc::Receiver<Receive>,
     core: SipCore,
     listeners: Vec<(TransportProtocol, SocketAddr)>,
+    cdr: CdrSender,
 }
 
 /// The listener name used in logs and ports.json, e.g. `sip-udp`.
@@ -112,7 +114,7 @@ fn transport_config(config: &Config) -> Result<Arc<TransportConfig>, Error> {
 
 impl Driver {
     /// Binds every configured SIP listener and builds the core.
-    pub async fn bind(config: &Config) -> Result<Self, Error> {
+    pub async fn bind(config: &Config, cdr: CdrSender) -> Result<Self, Error> {
         let (transports, received) = Transports::bind(transport_config(config)?)
             .await
             .map_err(startup_error)?;
@@ -153,6 +155,7 @@ impl Driver {
             received,
             core,
             listeners,
+            cdr,
         })
     }
 
@@ -169,6 +172,11 @@ impl Driver {
         self.core.start(Instant::now());
         loop {
             // what the last event (or start) queued
+            while let Some(event) = self.core.poll_call_event() {
+                if self.cdr.send(event).is_err() {
+                    tracing::error!("the CDR writer stopped; call records are not written");
+                }
+            }
             while let Some(transmit) = self.core.poll_transmit() {
                 let protocol = transmit.protocol;
                 let destination = transmit.destination;

@@ -2,6 +2,7 @@
 //! [`driver`] that feeds it from the transports, and the counters both the
 //! metrics endpoint and the status page read.
 
+pub mod calls;
 pub mod core;
 pub mod driver;
 pub mod trunks;

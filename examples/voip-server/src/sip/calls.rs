@@ -1,0 +1,97 @@
+//! Call accounting: what the SIP core tells the CDR writer (Kamailio's
+//! `acc` module role). Events carry wall-clock times; the writer turns them
+//! into `call_logs` and `active_calls` rows.
+
+use std::time::SystemTime;
+
+/// How a call ended, as the `status` column of `call_logs` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Answered, then hung up.
+    Completed,
+    /// Never answered: cancelled, timed out or unavailable.
+    Missed,
+    /// The callee was busy (486, 600).
+    Busy,
+    /// Refused or failed for another reason.
+    Failed,
+}
+
+impl Outcome {
+    /// The `status` column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Missed => "missed",
+            Self::Busy => "busy",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The outcome of an unanswered call that ended with `status`.
+    pub fn of_final(status: u16) -> Self {
+        match status {
+            486 | 600 => Self::Busy,
+            408 | 480 | 487 | 603 => Self::Missed,
+            _ => Self::Failed,
+        }
+    }
+}
+
+/// One step in the life of a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEvent {
+    /// An initial INVITE was forwarded.
+    Started {
+        /// The Call-ID.
+        call_id: String,
+        /// The caller: the authenticated extension, or the From user.
+        from: String,
+        /// The callee: the To user (what was dialled).
+        to: String,
+        /// When.
+        at: SystemTime,
+    },
+    /// The call was answered (a 2xx went to the caller).
+    Answered {
+        /// The Call-ID.
+        call_id: String,
+        /// When.
+        at: SystemTime,
+    },
+    /// The call ended.
+    Ended {
+        /// The Call-ID.
+        call_id: String,
+        /// How.
+        outcome: Outcome,
+        /// Why, e.g. `BYE from caller` or `486 Busy Here`.
+        cause: String,
+        /// When.
+        at: SystemTime,
+    },
+}
+
+impl CallEvent {
+    /// The Call-ID the event is about.
+    pub fn call_id(&self) -> &str {
+        match self {
+            Self::Started { call_id, .. }
+            | Self::Answered { call_id, .. }
+            | Self::Ended { call_id, .. } => call_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_of_final_responses() {
+        assert_eq!(Outcome::of_final(486), Outcome::Busy);
+        assert_eq!(Outcome::of_final(487), Outcome::Missed);
+        assert_eq!(Outcome::of_final(404), Outcome::Failed);
+        assert_eq!(Outcome::Completed.as_str(), "completed");
+    }
+}
