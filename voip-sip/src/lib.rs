@@ -46,6 +46,7 @@
 
 pub mod auth;
 mod charset;
+pub mod dialog;
 pub mod dispatcher;
 pub mod header;
 mod message;
@@ -58,6 +59,7 @@ mod rsip_compat;
 pub mod transaction;
 pub mod transport;
 pub mod trunk;
+pub mod ua;
 pub mod uri;
 pub mod validate;
 
@@ -71,6 +73,9 @@ pub use message::{
 };
 pub use resolve::{DnsAnswer, DnsQuery, ResolveEvent, Resolver, ResolverConfig};
 pub use uri::{Host, SipUri, Uri};
+
+pub use dialog::{Dialog, DialogId, DialogState};
+pub use ua::{Body, InviteOptions, RequestId, TerminationCause, Ua, UaConfig, UaError, UaEvent};
 
 pub use transport::{Framed, FramingError, FramingLimits, StreamFramer, TransportConfig};
 #[cfg(feature = "tokio")]
