@@ -29,4 +29,8 @@ pub use dtmf::{
     DtmfDeduper, DtmfDetector, DtmfDetectorConfig, DtmfDigit, DtmfPacket, DtmfReport, DtmfSender,
     DtmfSenderConfig, DtmfSource, InfoDtmf, Rfc4733Event, Rfc4733Receiver,
 };
+pub use rtp::{
+    CodecImpairment, QualityReport, ReceivedRtp, RtpDrop, RtpEvent, RtpSession, RtpSessionConfig,
+};
 pub use sdp::{LocalMedia, NegotiatedMedia, SdpCodec, SdpConfig, SdpError, SdpSession, SrtpPolicy};
+pub use srtp::{CryptoAttribute, CryptoSuite, SrtpError, SrtpSession, UnprotectError};
