@@ -29,6 +29,9 @@ pub use dtmf::{
     DtmfDeduper, DtmfDetector, DtmfDetectorConfig, DtmfDigit, DtmfPacket, DtmfReport, DtmfSender,
     DtmfSenderConfig, DtmfSource, InfoDtmf, Rfc4733Event, Rfc4733Receiver,
 };
+pub use jitter::{
+    ComfortNoise, ComfortNoiseGenerator, JitterBuffer, JitterConfig, JitterStats, Playout,
+};
 pub use rtp::{
     CodecImpairment, QualityReport, ReceivedRtp, RtpDrop, RtpEvent, RtpSession, RtpSessionConfig,
 };
