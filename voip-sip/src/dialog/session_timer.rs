@@ -187,7 +187,8 @@ pub fn uac_request_headers(interval: u32, min_se: u32, out: &mut Headers) {
 pub fn from_response(response: &Headers) -> Option<SessionTimer> {
     let se = response.typed::<SessionExpires>()?.ok()?;
     Some(SessionTimer {
-        interval: se.delta.max(1),
+        // below the RFC's floor a broken peer would have us refresh in a loop
+        interval: se.delta.max(MIN_SE_FLOOR),
         refresher: se
             .refresher()
             .and_then(Refresher::from_param)

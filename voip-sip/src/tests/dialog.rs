@@ -1419,3 +1419,136 @@ fn lower_cseq_gets_500_and_unknown_dialogs_481() {
     assert!(matches!(sim.ua(1).poll_event(), Some(UaEvent::Info { dialog, .. }) if dialog == db));
     assert_eq!(sim.ua(1).dialog(db).unwrap().remote_seq(), Some(seq + 7));
 }
+
+#[test]
+fn a_digest_challenge_is_answered_once_with_the_next_cseq() {
+    let mut a = Ua::new(
+        config(0).credentials("alice", "secret").build().unwrap(),
+        Rng::seeded(1),
+    );
+    let now = Instant::now();
+    let rid = a.invite(now, Sim::options(0, 1).body(sdp("1"))).unwrap();
+    let first = a.poll_transmit().unwrap();
+    let Ok(Message::Request(invite)) = parse_message(first.contents, &ParseConfig::default())
+    else {
+        panic!()
+    };
+    let challenge = |request: &crate::Request| {
+        let mut r = Response::for_request(request, StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+            .with_to_tag("proxy");
+        r.headers.push(
+            Known::ProxyAuthenticate,
+            r#"Digest realm="example.com", nonce="n1", qop="auth", algorithm=MD5"#,
+        );
+        Receive {
+            protocol: TransportProtocol::Udp,
+            source: addr(1),
+            destination: addr(0),
+            connection: None,
+            contents: r.to_bytes(),
+        }
+    };
+    a.handle_receive(now, challenge(&invite));
+    let mut retry = None;
+    while let Some(t) = a.poll_transmit() {
+        if let Ok(Message::Request(r)) = parse_message(t.contents, &ParseConfig::default()) {
+            if r.method == Method::Invite {
+                retry = Some(r);
+            }
+        }
+    }
+    let retry = retry.expect("the INVITE again, with credentials");
+    assert!(retry.headers.contains(&Known::ProxyAuthorization.into()));
+    assert_eq!(retry.call_id(), invite.call_id());
+    assert_eq!(retry.from(), invite.from());
+    assert_eq!(
+        retry.cseq().unwrap().unwrap().seq,
+        invite.cseq().unwrap().unwrap().seq + 1
+    );
+    assert_ne!(
+        retry.via().unwrap().unwrap().branch(),
+        invite.via().unwrap().unwrap().branch()
+    );
+    // a second challenge is the answer: the call fails with it
+    a.handle_receive(now, challenge(&retry));
+    let failed = std::iter::from_fn(|| a.poll_event())
+        .find(|e| matches!(e, UaEvent::CallFailed { .. }))
+        .unwrap();
+    assert!(matches!(
+        failed,
+        UaEvent::CallFailed { request, status: StatusCode::PROXY_AUTHENTICATION_REQUIRED, .. } if request == rid
+    ));
+}
+
+/// Re-INVITE, INFO and a transfer's NOTIFYs all complete over the hostile
+/// network too.
+#[test]
+fn mid_call_requests_survive_loss() {
+    for seed in 30..36 {
+        let mut sim = Sim::pair(seed, Conditions::hostile());
+        let (da, db) = sim.call(0, 1, secs(40));
+        let now = sim.now;
+        let rid = sim.ua(0).reinvite(now, da, Some(sdp("3"))).unwrap();
+        let UaEvent::Reoffer { id, .. } =
+            sim.wait(1, secs(40), |e| matches!(e, UaEvent::Reoffer { .. }))
+        else {
+            unreachable!()
+        };
+        let now = sim.now;
+        sim.ua(1)
+            .respond(now, id, StatusCode::OK, Some(sdp("4")))
+            .unwrap();
+        let e = sim.wait(
+            0,
+            secs(40),
+            |e| matches!(e, UaEvent::Response { request, .. } if *request == rid),
+        );
+        assert!(
+            matches!(
+                e,
+                UaEvent::Response {
+                    status: StatusCode::OK,
+                    ..
+                }
+            ),
+            "seed {seed}: {e:?}"
+        );
+        let now = sim.now;
+        let info = sim
+            .ua(1)
+            .info(now, db, Body::new("application/dtmf-relay", "Signal=1\r\n"))
+            .unwrap();
+        let UaEvent::Info { id, .. } = sim.wait(0, secs(40), |e| matches!(e, UaEvent::Info { .. }))
+        else {
+            unreachable!()
+        };
+        let now = sim.now;
+        sim.ua(0).respond(now, id, StatusCode::OK, None).unwrap();
+        sim.wait(
+            1,
+            secs(40),
+            |e| matches!(e, UaEvent::Response { request, .. } if *request == info),
+        );
+        let now = sim.now;
+        sim.ua(1).refer(now, db, &Sim::uri(2), None).unwrap();
+        let UaEvent::TransferRequested { id, .. } = sim.wait(0, secs(40), |e| {
+            matches!(e, UaEvent::TransferRequested { .. })
+        }) else {
+            unreachable!()
+        };
+        let now = sim.now;
+        sim.ua(0)
+            .respond(now, id, StatusCode::ACCEPTED, None)
+            .unwrap();
+        sim.ua(0)
+            .transfer_progress(now, da, StatusCode::OK)
+            .unwrap();
+        sim.wait(1, secs(40), |e| {
+            matches!(e, UaEvent::TransferProgress { done: true, .. })
+        });
+        let now = sim.now;
+        sim.ua(1).bye(now, db).unwrap();
+        sim.wait(0, secs(70), terminated(da, TerminationCause::RemoteBye));
+        assert!(!sim.has(0, |e| matches!(e, UaEvent::Terminated { .. })));
+    }
+}

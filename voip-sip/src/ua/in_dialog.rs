@@ -27,12 +27,15 @@ impl Ua {
         path: ReplyPath,
         to_tag: Bytes,
     ) {
+        // RFC 5057: a REFER subscription outlives the BYE of its dialog,
+        // so a lingering dialog still takes the subscription's NOTIFYs
+        let notify = request.method == Method::Notify;
         let found = tags(&request.headers)
             .and_then(|(from_tag, _, call_id)| self.find(&call_id, &to_tag, &from_tag))
             .filter(|d| {
                 self.legs
                     .get(d)
-                    .is_some_and(|l| l.dialog.state() != DialogState::Terminated)
+                    .is_some_and(|l| notify || l.dialog.state() != DialogState::Terminated)
             });
         let Some(dialog) = found else {
             return self.reply(
@@ -524,6 +527,10 @@ impl Ua {
                 let cseq = response.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
                 if body.is_some() {
                     self.send_ack(now, dialog, cseq, None);
+                } else if request.is_none() {
+                    // a refresh without offer: our last description answers
+                    let answer = leg.local_body.clone();
+                    self.send_ack(now, dialog, cseq, answer.as_ref());
                 } else {
                     leg.ack_pending = Some(cseq);
                 }

@@ -386,6 +386,11 @@ impl Ua {
                 break;
             }
             self.deadlines.pop();
+            // every timer set pushes its own entry: a stale one (the timer
+            // moved or stopped) is dropped without rescheduling
+            if self.legs.get(&id).and_then(|l| l.timers.next()) != Some(at) {
+                continue;
+            }
             while let Some(timer) = self
                 .legs
                 .get_mut(&id)
@@ -394,7 +399,6 @@ impl Ua {
                 self.on_dialog_timer(now, id, timer);
                 self.drain_layer(now);
             }
-            self.schedule(id);
         }
         self.drain_layer(now);
     }
@@ -428,13 +432,6 @@ impl Ua {
                 break;
             }
             self.deadlines.pop();
-        }
-    }
-
-    /// Records the next deadline of dialog `id` after its timers changed.
-    pub(crate) fn schedule(&mut self, id: DialogId) {
-        if let Some(at) = self.legs.get(&id).and_then(|l| l.timers.next()) {
-            self.deadlines.push(Reverse((at, id)));
         }
     }
 
