@@ -72,8 +72,9 @@ use cache::{Cache, Known};
 use resolution::{Outcome, TargetResolution};
 
 use crate::message::StatusCode;
+use crate::proxy::Destination;
 use crate::transaction::Target;
-use crate::uri::SipUri;
+use crate::uri::{SipUri, Uri};
 
 /// Identifies a DNS question within one [`Resolver`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -457,6 +458,24 @@ impl Resolver {
             .get(&id)
             .filter(|r| r.is_done())
             .map_or(&[], |r| &r.targets)
+    }
+
+    /// The targets of resolution `id` as proxy destinations for `uri`: the
+    /// Request-URI stays, only the next hop differs. Hand them to
+    /// [`Proxy::forward`](crate::proxy::Proxy::forward) with
+    /// [`ForkMode::Serial`](crate::proxy::ForkMode::Serial) to fail over
+    /// inside the proxy; note that the proxy moves on after any failure
+    /// (a timeout, a transport error, or a 4xx/5xx), not only after the
+    /// timeouts, transport errors and 503s of RFC 3263 §4.3.
+    pub fn destinations(&self, id: ResolutionId, uri: &Uri) -> Vec<Destination> {
+        self.targets(id)
+            .iter()
+            .map(|t| Destination {
+                uri: uri.clone(),
+                target: *t,
+                route: Vec::new(),
+            })
+            .collect()
     }
 
     /// Forgets resolution `id` (its cached answers stay).

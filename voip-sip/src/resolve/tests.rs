@@ -424,8 +424,18 @@ fn failover_walks_the_list_in_order() {
     assert_eq!(r.next_target(id), Some(target(Udp, "192.0.2.11:5060")));
     assert_eq!(r.next_target(id), Some(target(Udp, "192.0.2.2:5070")));
     assert_eq!(r.next_target(id), None);
+    // the same list as proxy destinations, the Request-URI unchanged
+    let request_uri: crate::Uri = "sip:bob@example.com".parse().unwrap();
+    let ds = r.destinations(id, &request_uri);
+    assert_eq!(ds.len(), 3);
+    assert!(
+        ds.iter()
+            .all(|d| d.uri == request_uri && d.route.is_empty())
+    );
+    assert_eq!(ds[2].target, target(Udp, "192.0.2.2:5070"));
     r.finish(id);
     assert!(r.is_empty());
+    assert!(r.destinations(id, &request_uri).is_empty());
 }
 
 #[test]
