@@ -63,7 +63,11 @@ impl Synthesized {
 
     /// The loudest sample's magnitude.
     pub fn peak(&self) -> u16 {
-        self.samples.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0)
+        self.samples
+            .iter()
+            .map(|s| s.unsigned_abs())
+            .max()
+            .unwrap_or(0)
     }
 
     /// As a WAV file.
