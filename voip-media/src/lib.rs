@@ -25,6 +25,8 @@ mod source;
 pub use source::{MediaSink, MediaSource};
 
 // Re-exports of the paved path, one block per module (keep them sorted by module).
+pub use audio::{Mixer, ParticipantId, Resampler, WavPlayer, WavRecorder};
+pub use codec::{AudioDecoder, AudioEncoder, Codec, CodecError, CustomCodec, OpusConfig};
 pub use dtmf::{
     DtmfDeduper, DtmfDetector, DtmfDetectorConfig, DtmfDigit, DtmfPacket, DtmfReport, DtmfSender,
     DtmfSenderConfig, DtmfSource, InfoDtmf, Rfc4733Event, Rfc4733Receiver,
@@ -37,3 +39,4 @@ pub use rtp::{
 };
 pub use sdp::{LocalMedia, NegotiatedMedia, SdpCodec, SdpConfig, SdpError, SdpSession, SrtpPolicy};
 pub use srtp::{CryptoAttribute, CryptoSuite, SrtpError, SrtpSession, UnprotectError};
+pub use tone::{Country, DtmfGenerator, Tone, ToneGenerator, ToneKind};
