@@ -400,7 +400,9 @@ impl Dispatcher {
         if self.next_ping.is_none_or(|t| t > now) {
             return;
         }
-        self.next_ping = Some(now + self.config.ping_interval);
+        // an interval of zero (a config that skipped build()) must not spin
+        let interval = self.config.ping_interval.max(Duration::from_millis(100));
+        self.next_ping = Some(now + interval);
         for i in 0..self.slots.len() {
             if self.slots[i].probing {
                 continue;
