@@ -19,6 +19,8 @@ const MAX_WAV: u64 = 32 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct HttpEngine {
     base: String,
+    /// `http <base>`: two services never share cache entries.
+    name: String,
     agent: ureq::Agent,
 }
 
@@ -49,8 +51,10 @@ impl HttpEngine {
             .http_status_as_error(false)
             .build()
             .into();
+        let base = base.into().trim_end_matches('/').to_string();
         HttpEngine {
-            base: base.into().trim_end_matches('/').to_string(),
+            name: format!("http {base}"),
+            base,
             agent,
         }
     }
@@ -88,7 +92,7 @@ impl HttpEngine {
 
 impl TtsEngine for HttpEngine {
     fn name(&self) -> &str {
-        "http"
+        &self.name
     }
 
     fn synthesize(&self, text: &str, voice: &str, speed: f32) -> Result<Synthesized, TtsError> {
@@ -171,5 +175,6 @@ mod tests {
         );
         assert_eq!(e.absolute("http://h/x.wav").unwrap(), "http://h/x.wav");
         assert!(e.absolute("file:///etc/passwd").is_err());
+        assert_eq!(e.name(), "http http://127.0.0.1:8000");
     }
 }
