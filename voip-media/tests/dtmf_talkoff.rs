@@ -3,6 +3,7 @@
 //! Needs the `espeak-ng` program (Debian package `espeak-ng`). Without it
 //! the test prints why and passes, except under `CI=true`, where a missing
 //! program is a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::f64::consts::TAU;
 use std::path::PathBuf;

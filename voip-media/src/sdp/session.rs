@@ -31,12 +31,12 @@ enum State {
     Stable,
     /// Our offer is out: its m-lines as we wrote them.
     LocalOffer {
-        offer: Session,
-        previous: Option<(Session, u64)>,
+        offer: Box<Session>,
+        previous: Option<Box<(Session, u64)>>,
     },
     /// The peer's offer waits for [`SdpSession::create_answer`].
     RemoteOffer {
-        offer: Session,
+        offer: Box<Session>,
         views: Vec<MediaView>,
     },
 }
@@ -179,10 +179,13 @@ impl SdpSession {
             ));
         }
         let offer = self.session_with(medias);
-        let previous = self.local.clone().map(|l| (l, self.version));
+        let previous = self.local.clone().map(|l| Box::new((l, self.version)));
         let bytes = self.commit_local(offer.clone());
         self.lines = lines;
-        self.state = State::LocalOffer { offer, previous };
+        self.state = State::LocalOffer {
+            offer: Box::new(offer),
+            previous,
+        };
         Ok(bytes)
     }
 
@@ -193,7 +196,8 @@ impl SdpSession {
             std::mem::replace(&mut self.state, State::Stable)
         {
             match previous {
-                Some((session, version)) => {
+                Some(prev) => {
+                    let (session, version) = *prev;
                     self.local = Some(session);
                     self.version = version;
                 }
@@ -269,7 +273,10 @@ impl SdpSession {
         }
         self.answer_crypto = vec![Vec::new(); views.len()];
         self.negotiated = negotiated;
-        self.state = State::RemoteOffer { offer, views };
+        self.state = State::RemoteOffer {
+            offer: Box::new(offer),
+            views,
+        };
         Ok(&self.negotiated)
     }
 
@@ -299,7 +306,7 @@ impl SdpSession {
             .zip(&negotiated)
             .map(|((kind, li), n)| (kind, if n.accepted { li } else { None }))
             .collect();
-        self.remote = Some(offer);
+        self.remote = Some(*offer);
         self.remember_pts(&negotiated);
         self.negotiated = negotiated;
         Ok(bytes)
