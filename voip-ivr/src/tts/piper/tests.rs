@@ -32,6 +32,7 @@ fn renders_welcome_to_our_service() {
         .unwrap();
     assert_eq!(audio.sample_rate, 22050);
     let secs = audio.duration().as_secs_f64();
+    println!("piper: \"Welcome to our service\" = {secs:.2} s");
     // Four words: about 1.3 s when spoken at a normal pace.
     assert!((0.7..3.5).contains(&secs), "{secs} s");
     assert!(audio.peak() > 20_000, "peak {}", audio.peak());
