@@ -662,3 +662,88 @@ fn huge_timeouts_never_fire_and_never_panic() {
     call.advance(Duration::from_secs(86_400 * 365));
     assert!(call.events().is_empty());
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Input {
+        Key(char),
+        Finished,
+        Advance(u64),
+        Answer(String),
+        Fail,
+        Hangup,
+    }
+
+    fn input() -> impl Strategy<Value = Input> {
+        let answers = prop_oneof![
+            Just(r#"[{"verb":"say","text":"x"},{"verb":"gather","num_digits":2}]"#.to_string()),
+            Just(r#"[{"verb":"goto","menu":"accounts"}]"#.to_string()),
+            Just(r#"[{"verb":"redirect","url":"http://127.0.0.1:9/r"}]"#.to_string()),
+            Just(r#"[{"verb":"set","variables":{"a":"b"}}]"#.to_string()),
+            ".{0,40}",
+        ];
+        prop_oneof![
+            4 => prop::sample::select(vec!['0', '1', '2', '3', '5', '9', '*', '#', 'A', 'x']).prop_map(Input::Key),
+            3 => Just(Input::Finished),
+            3 => (0u64..15_000).prop_map(Input::Advance),
+            1 => answers.prop_map(Input::Answer),
+            1 => Just(Input::Fail),
+            1 => Just(Input::Hangup),
+        ]
+    }
+
+    proptest! {
+        /// Any input sequence: no panic, prompts never overlap, nothing
+        /// after `Finished`, no timer once finished.
+        #[test]
+        fn any_inputs_are_safe(inputs in prop::collection::vec(input(), 0..60)) {
+            let mut menus = account_menus();
+            menus.extend(webhook_menus().into_iter().map(|mut m| {
+                m.menu_id = format!("w{}", m.menu_id);
+                m
+            }));
+            menus[0].options.push(MenuOption::new("3", Action::Submenu("wmain".into())));
+            let mut call = Call::new(menus);
+            call.ivr.start_menu(call.now, "main").unwrap();
+            let mut playing = false;
+            let mut finished = false;
+            for input in inputs {
+                match input {
+                    Input::Key(k) => call.key(k),
+                    Input::Finished => {
+                        if playing {
+                            playing = false;
+                            call.ivr.handle_playback_finished(call.now);
+                        }
+                    }
+                    Input::Advance(ms) => call.advance(Duration::from_millis(ms)),
+                    Input::Answer(body) => call.webhook(Ok(&body)),
+                    Input::Fail => call.webhook(Err("boom")),
+                    Input::Hangup => call.ivr.handle_hangup(call.now),
+                }
+                for event in call.events() {
+                    prop_assert!(!finished, "event after Finished: {event:?}");
+                    match event {
+                        Event::Play(_) => {
+                            prop_assert!(!playing, "overlapping prompts");
+                            playing = true;
+                        }
+                        Event::StopPlayback => {
+                            prop_assert!(playing);
+                            playing = false;
+                        }
+                        Event::Finished { .. } => finished = true,
+                        _ => {}
+                    }
+                }
+                if finished {
+                    prop_assert_eq!(call.ivr.poll_timeout(), None);
+                    prop_assert!(call.ivr.is_finished());
+                }
+            }
+        }
+    }
+}
