@@ -19,6 +19,9 @@
 #![deny(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod postgres;
+pub mod sipp;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -164,6 +167,8 @@ pub struct Server {
     child: Child,
     ports: HashMap<String, SocketAddr>,
     dir: TempDir,
+    config: Option<String>,
+    extra: Vec<String>,
 }
 
 impl Server {
@@ -177,6 +182,25 @@ impl Server {
         Self::spawn(None, extra)
     }
 
+    /// Starts the server with a config file and extra arguments.
+    pub fn start_with_config_and(toml: &str, extra: &[&str]) -> Self {
+        Self::spawn(Some(toml), extra)
+    }
+
+    /// Kills the server with SIGKILL (no clean shutdown), then starts it
+    /// again with the same config, arguments, data dir and SIP UDP port
+    /// (phones keep sending there); the other ports are new.
+    pub fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let udp = self.addr("sip-udp").to_string();
+        let data = self.dir.path().join("data");
+        let _ = std::fs::remove_file(data.join("ports.json"));
+        let (child, ports) = launch(self.dir.path(), self.config.as_deref(), &self.extra, &udp);
+        self.child = child;
+        self.ports = ports;
+    }
+
     /// Starts the server with `toml` as its `--config` file (written into
     /// the server's temp dir); the listeners are still loopback port 0.
     pub fn start_with_config(toml: &str) -> Self {
@@ -185,59 +209,15 @@ impl Server {
 
     fn spawn(config: Option<&str>, extra: &[&str]) -> Self {
         let dir = TempDir::new("voip-server-test");
-        let data = dir.path().join("data");
-        let mut args: Vec<std::ffi::OsString> = Vec::new();
-        if let Some(toml) = config {
-            let file = dir.path().join("voip-server.toml");
-            std::fs::write(&file, toml).unwrap();
-            args.push("--config".into());
-            args.push(file.into());
+        let extra = strings(extra);
+        let (child, ports) = launch(dir.path(), config, &extra, "127.0.0.1:0");
+        Self {
+            child,
+            ports,
+            dir,
+            config: config.map(str::to_owned),
+            extra,
         }
-        if let Ok(filter) = std::env::var("VOIP_TEST_SERVER_LOG") {
-            args.push("--log".into());
-            args.push(filter.into());
-        }
-        let stdout = std::fs::File::create(dir.path().join("stdout.log")).unwrap();
-        let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let mut child = Command::new(server_bin())
-            .args([
-                "--sip-udp",
-                "127.0.0.1:0",
-                "--sip-tcp",
-                "127.0.0.1:0",
-                "--sip-ws",
-                "127.0.0.1:0",
-                "--http",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(&data)
-            .args(&args)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        let ports_file = data.join("ports.json");
-        let ports = wait_for(Duration::from_secs(30), || {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "voip-server exited with {status}: {}",
-                    std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default()
-                );
-            }
-            let ports = parse_ports(&std::fs::read_to_string(&ports_file).ok()?);
-            (!ports.is_empty()).then_some(ports)
-        });
-        let Some(ports) = ports else {
-            let _ = child.kill();
-            panic!(
-                "voip-server did not write {} within 30 s",
-                ports_file.display()
-            );
-        };
-        Self { child, ports, dir }
     }
 
     /// The bound address of a listener: `sip-udp`, `sip-tcp`, `sip-ws`, `http`.
@@ -274,6 +254,77 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts the binary in `dir` (config file, logs, `data/`) and waits for
+/// its ports.json.
+fn launch(
+    dir: &Path,
+    config: Option<&str>,
+    extra: &[String],
+    sip_udp: &str,
+) -> (Child, HashMap<String, SocketAddr>) {
+    let data = dir.join("data");
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    if let Some(toml) = config {
+        let file = dir.join("voip-server.toml");
+        std::fs::write(&file, toml).unwrap();
+        args.push("--config".into());
+        args.push(file.into());
+    }
+    if let Ok(filter) = std::env::var("VOIP_TEST_SERVER_LOG") {
+        args.push("--log".into());
+        args.push(filter.into());
+    }
+    // append: a restarted server's lines follow the killed one's
+    let log = |name: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(name))
+            .unwrap()
+    };
+    let stdout = log("stdout.log");
+    let stderr = log("stderr.log");
+    let mut child = Command::new(server_bin())
+        .args([
+            "--sip-udp",
+            sip_udp,
+            "--sip-tcp",
+            "127.0.0.1:0",
+            "--sip-ws",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .args(&args)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let ports_file = data.join("ports.json");
+    let ports = wait_for(Duration::from_secs(30), || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "voip-server exited with {status}: {}",
+                std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+            );
+        }
+        let ports = parse_ports(&std::fs::read_to_string(&ports_file).ok()?);
+        (!ports.is_empty()).then_some(ports)
+    });
+    let Some(ports) = ports else {
+        let _ = child.kill();
+        panic!(
+            "voip-server did not write {} within 30 s",
+            ports_file.display()
+        );
+    };
+    (child, ports)
 }
 
 /// The config of the call tests: domain `localhost`, MD5 digest only, and
@@ -330,6 +381,40 @@ pub fn free_udp_port() -> u16 {
         .and_then(|s| s.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("no free UDP port on 127.0.0.1: {e}"))
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free TCP port on 127.0.0.1: {e}"))
+}
+
+/// `GET path` over HTTP/1.1 to `addr`; returns (status, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
 
 /// Owned copies of command-line arguments.

@@ -94,6 +94,39 @@ fn prepare_data_dir(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// The node key in `DATA_DIR/node.key` (32 random bytes, created once,
+/// mode 0600): it signs Record-Route flow tokens, so in-dialog requests of
+/// calls set up before a restart still route after it.
+fn node_key(dir: &Path) -> Result<Vec<u8>, Error> {
+    const FILE: &str = "node.key";
+    let path = dir.join(FILE);
+    let fail = |source| Error::DataDir {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read(&path) {
+        Ok(key) if key.len() == 32 => return Ok(key),
+        Ok(_) => tracing::warn!("{} is not 32 bytes; making a new key", path.display()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(fail(error)),
+    }
+    let mut key = vec![0u8; 32];
+    voip_core::Rng::os().fill(&mut key);
+    let temp = dir.join(format!("{FILE}.tmp"));
+    {
+        use std::io::Write as _;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temp).map_err(fail)?;
+        file.write_all(&key).map_err(fail)?;
+        file.sync_all().map_err(fail)?;
+    }
+    std::fs::rename(&temp, &path).map_err(fail)?;
+    Ok(key)
+}
+
 /// Writes `{"sip-udp": "127.0.0.1:40123", ...}` atomically (temp + rename),
 /// so a reader never sees half a file.
 fn write_ports(dir: &Path, listeners: &[(&'static str, SocketAddr)]) -> Result<(), Error> {
@@ -138,7 +171,8 @@ async fn serve(config: Config) -> Result<(), Error> {
     });
     let (cdr, cdr_task) = store::cdr::spawn(store.clone(), run);
 
-    let driver = Driver::bind(&config, cdr).await?;
+    let flow_secret = node_key(&config.data_dir)?;
+    let driver = Driver::bind(&config, cdr, flow_secret).await?;
     let http_listener = tokio::net::TcpListener::bind(config.http)
         .await
         .map_err(|source| Error::Listen {

@@ -75,6 +75,10 @@ pub struct CoreConfig {
     pub trunks: Vec<Trunk>,
     /// Inbound numbers.
     pub dids: Vec<Did>,
+    /// The key of Record-Route flow tokens; keep it across restarts (the
+    /// server stores it in the data dir) so calls outlive a restart.
+    /// `None`: a random one.
+    pub flow_secret: Option<Vec<u8>>,
 }
 
 /// A trunk and its registration.
@@ -149,7 +153,10 @@ impl SipCore {
         let proxy_auth = DigestAuthenticator::new(auth(true)?, Rng::seeded(rng.next_u64()));
         let registrar =
             Registrar::with_memory_store(std::sync::Arc::new(RegistrarConfig::default().build()?));
-        let proxy_config = ProxyConfig::new(config.interfaces.clone(), &mut rng);
+        let mut proxy_config = ProxyConfig::new(config.interfaces.clone(), &mut rng);
+        if let Some(secret) = config.flow_secret.clone() {
+            proxy_config.secret = secret;
+        }
         let proxy = Proxy::new(proxy_config, Rng::seeded(rng.next_u64()));
         let layer = TransactionLayer::new(
             TransactionConfig::default().build()?,
@@ -1036,6 +1043,7 @@ mod tests {
                 ],
                 trunks,
                 dids,
+                flow_secret: None,
             },
             Rng::seeded(7),
         )

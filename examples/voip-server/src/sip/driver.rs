@@ -114,7 +114,11 @@ fn transport_config(config: &Config) -> Result<Arc<TransportConfig>, Error> {
 
 impl Driver {
     /// Binds every configured SIP listener and builds the core.
-    pub async fn bind(config: &Config, cdr: CdrSender) -> Result<Self, Error> {
+    pub async fn bind(
+        config: &Config,
+        cdr: CdrSender,
+        flow_secret: Vec<u8>,
+    ) -> Result<Self, Error> {
         let (transports, received) = Transports::bind(transport_config(config)?)
             .await
             .map_err(startup_error)?;
@@ -144,6 +148,7 @@ impl Driver {
             algorithms: config.auth_algorithms.clone(),
             trunks: config.trunks.clone(),
             dids: config.dids.clone(),
+            flow_secret: Some(flow_secret),
         };
         let core = SipCore::new(core_config, Rng::os()).map_err(|error| {
             Error::Config(format!(
