@@ -60,11 +60,16 @@ fuzz_smoke() {
   fi
   # cargo-fuzz passes nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP lets
   # the stable toolchain accept them.
-  # The message parser (the 60-second smoke run), then the stream
-  # framer and the transaction/proxy state machines for 30 s each.
-  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run sip_message -- -max_total_time=60) &&
-    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run stream_framer -- -max_total_time=30) &&
-    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run transactions -- -max_total_time=30)
+  # The message parser (the 60-second smoke run), then every other
+  # parser and state machine that sees the network for 20-30 s each.
+  local target seconds
+  for target in sip_message:60 stream_framer:30 transactions:30 dialog:30 \
+    rtp_packet:20 sdp_offer:20 dtmf_payloads:20; do
+    seconds=${target#*:}
+    target=${target%%:*}
+    echo "fuzz: $target for ${seconds}s"
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$seconds") || return 1
+  done
 }
 
 stage setup bash scripts/setup.sh
