@@ -419,7 +419,7 @@ impl Ua {
         let Some(leg) = self.legs.get_mut(&dialog) else {
             return;
         };
-        if !leg.pending_2xx.as_ref().is_some_and(|p| p.cseq == cseq) {
+        if leg.pending_2xx.as_ref().is_none_or(|p| p.cseq != cseq) {
             return;
         }
         leg.pending_2xx = None;
