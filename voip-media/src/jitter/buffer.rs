@@ -222,7 +222,7 @@ impl JitterBuffer {
         if !matches!(self.mode, Mode::Playing) {
             return TimeScale::Normal;
         }
-        let target = self.estimator.target_us();
+        let target = self.target_us();
         if self.current_delay_us < target {
             TimeScale::Decelerate
         } else if self.current_delay_us - target >= self.frame_us / 2 {
@@ -237,7 +237,7 @@ impl JitterBuffer {
         let dur = |us: i64| Duration::from_micros(u64::try_from(us).unwrap_or(0));
         JitterStats {
             current_delay: dur(self.current_delay_us),
-            target_delay: dur(self.estimator.target_us()),
+            target_delay: dur(self.target_us()),
             jitter: dur(self.estimator.jitter_us()),
             buffered: self.entries.len(),
             ..self.stats.clone()
@@ -267,7 +267,7 @@ impl JitterBuffer {
 
     fn pop_silent(&mut self, now_us: i64) -> Playout {
         if let Some(&ts) = self.entries.keys().next() {
-            if self.delay_us(now_us, ts) >= self.estimator.target_us() {
+            if self.delay_us(now_us, ts) >= self.target_us() {
                 // Resynchronise: the first packet after the pause is due.
                 self.mode = Mode::Playing;
                 self.play_ts = ts;
@@ -285,7 +285,7 @@ impl JitterBuffer {
 
     fn pop_playing(&mut self, now_us: i64) -> Playout {
         let f = self.frame_samples;
-        let target = self.estimator.target_us();
+        let target = self.target_us();
         let max_us = i64::try_from(self.config.max_delay.as_micros()).unwrap_or(i64::MAX);
         let mut delay = self.delay_us(now_us, self.play_ts);
         self.since_adjust = self.since_adjust.saturating_add(1);
@@ -364,6 +364,17 @@ impl JitterBuffer {
             .map(|e| e.frame.clone());
         self.play_ts += f;
         Playout::Lost { next }
+    }
+
+    /// The target delay: the estimator's, plus a frame for FEC lookahead.
+    fn target_us(&self) -> i64 {
+        let target = self.estimator.target_us();
+        if self.config.fec_lookahead {
+            let max = i64::try_from(self.config.max_delay.as_micros()).unwrap_or(i64::MAX);
+            (target + self.frame_us).min(max.max(target))
+        } else {
+            target
+        }
     }
 
     /// Counts the sequence numbers skipped before `seq` that never came.

@@ -41,6 +41,10 @@ pub struct JitterConfig {
     /// type; set the negotiated one for CN at other rates, `None` to treat
     /// every packet as audio).
     pub cn_payload_type: Option<u8>,
+    /// Keep one frame more than the jitter asks for, so that when a packet
+    /// is lost the one after it has usually arrived and its in-band FEC
+    /// (Opus LBRR) can rebuild the loss (off).
+    pub fec_lookahead: bool,
 }
 
 impl Default for JitterConfig {
@@ -57,6 +61,7 @@ impl Default for JitterConfig {
             decrease_per_second: Duration::from_millis(20),
             max_concealment: Duration::from_millis(60),
             cn_payload_type: Some(13),
+            fec_lookahead: false,
         }
     }
 }
@@ -120,6 +125,12 @@ impl JitterConfig {
     /// Sets the comfort noise payload type (`None`: no CN).
     pub fn with_cn_payload_type(mut self, pt: Option<u8>) -> Self {
         self.cn_payload_type = pt;
+        self
+    }
+
+    /// Keeps one frame of delay more for in-band FEC.
+    pub fn with_fec_lookahead(mut self, on: bool) -> Self {
+        self.fec_lookahead = on;
         self
     }
 

@@ -33,6 +33,9 @@
 //!   nothing has come for `max_concealment`), the buffer goes silent and
 //!   schedules the next packet afresh when its delay reaches the target —
 //!   the inaudible place to resynchronise;
+//! - with [`JitterConfig::with_fec_lookahead`] the target holds one frame
+//!   more, so the packet after a lost one is usually there for Opus FEC
+//!   (docs/audio-quality.md measures what that is worth);
 //! - [`JitterBuffer::time_scale`] tells a caller with a time-stretcher which
 //!   way to stretch, so it can keep the delay on target smoothly.
 //!

@@ -519,3 +519,31 @@ fn time_scale_hints() {
     // The target has come down ~12 ms: more than half a frame of excess.
     assert_eq!(sim.jb.time_scale(), TimeScale::Accelerate);
 }
+
+#[test]
+fn fec_lookahead_keeps_the_next_packet_at_hand() {
+    for lookahead in [false, true] {
+        let config = JitterConfig::default()
+            .with_initial_delay(ms(20))
+            .with_fec_lookahead(lookahead);
+        let mut sim = Sim::new(config);
+        // Packet 30 is lost and 31 comes 15 ms later than the rest.
+        sim.stream(0, 0, ms(0), 60, |i| match i {
+            30 => None,
+            31 => Some(ms(16)),
+            _ => Some(ms(1)),
+        });
+        let out = sim.pop_through(59);
+        let lost: Vec<bool> = out
+            .iter()
+            .filter_map(|p| match p {
+                Playout::Lost { next } => Some(next.is_some()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lost, vec![lookahead], "lookahead {lookahead}");
+        assert_eq!(played(&out).len(), 59);
+        let s = sim.jb.stats();
+        assert_eq!((s.lost, s.late), (1, 0));
+    }
+}
