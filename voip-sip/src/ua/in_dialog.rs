@@ -209,6 +209,11 @@ impl Ua {
                 Ok(())
             }
             (DialogState::Confirmed, _) => {
+                if let Some(cseq) = leg.ack_pending {
+                    // the 2xx still needs its ACK before the BYE (late offer)
+                    let answer = leg.local_body.clone();
+                    self.send_ack(now, dialog, cseq, answer.as_ref());
+                }
                 self.send_bye(now, dialog);
                 self.terminate(now, dialog, TerminationCause::LocalBye);
                 Ok(())

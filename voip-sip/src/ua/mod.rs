@@ -125,6 +125,10 @@ pub struct Ua {
     pub(crate) clients: HashMap<TransactionId, ClientTx>,
     pub(crate) servers: HashMap<TransactionId, ServerTx>,
     pub(crate) invites_in: HashMap<TransactionId, DialogId>,
+    /// Server transactions of requests outside a dialog by Call-ID, From
+    /// tag, CSeq and method, to spot merged requests (RFC 3261 §8.2.2.2).
+    pub(crate) merged: HashMap<(Bytes, Bytes, u32, Method), TransactionId>,
+    merged_by_tx: HashMap<TransactionId, (Bytes, Bytes, u32, Method)>,
     deadlines: BinaryHeap<Reverse<(Instant, DialogId)>>,
     pub(crate) events: VecDeque<UaEvent>,
 }
@@ -147,6 +151,8 @@ impl Ua {
             clients: HashMap::new(),
             servers: HashMap::new(),
             invites_in: HashMap::new(),
+            merged: HashMap::new(),
+            merged_by_tx: HashMap::new(),
             deadlines: BinaryHeap::new(),
             events: VecDeque::new(),
         }
@@ -323,6 +329,9 @@ impl Ua {
                     }
                     self.servers.remove(&id);
                     self.invites_in.remove(&id);
+                    if let Some(key) = self.merged_by_tx.remove(&id) {
+                        self.merged.remove(&key);
+                    }
                 }
             }
         }
@@ -348,7 +357,21 @@ impl Ua {
             .and_then(|t| t.tag().map(Bytes::copy_from_slice));
         match to_tag {
             Some(tag) => self.on_in_dialog(now, id, request, path, tag),
-            None => self.on_out_of_dialog(now, id, request, path),
+            None => {
+                // RFC 3261 §8.2.2.2: the same request over another path is 482
+                let key = tags(&request.headers).map(|(from_tag, _, call_id)| {
+                    let seq = request.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
+                    (call_id, from_tag, seq, request.method.clone())
+                });
+                if let Some(key) = key {
+                    if self.merged.get(&key).is_some_and(|t| *t != id) {
+                        return self.reply(now, id, &request, StatusCode::LOOP_DETECTED, &[]);
+                    }
+                    self.merged.insert(key.clone(), id);
+                    self.merged_by_tx.insert(id, key);
+                }
+                self.on_out_of_dialog(now, id, request, path)
+            }
         }
     }
 

@@ -245,6 +245,10 @@ impl Ua {
             .and_then(|t| t.tag().map(Bytes::copy_from_slice));
         if status.is_provisional() {
             call.provisional = true;
+            if call.answered.is_some() || call.done {
+                // a late fork rings after the call was decided
+                return;
+            }
             if call.cancel == CancelState::Wanted {
                 self.send_cancel(now, rid);
             }

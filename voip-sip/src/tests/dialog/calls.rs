@@ -420,3 +420,108 @@ fn a_digest_challenge_is_answered_once_with_the_next_cseq() {
         UaEvent::CallFailed { request, status: StatusCode::PROXY_AUTHENTICATION_REQUIRED, .. } if request == rid
     ));
 }
+
+#[test]
+fn late_offer_is_answered_in_the_ack() {
+    let mut sim = Sim::pair(40, Conditions::perfect());
+    let now = sim.now;
+    // no offer in the INVITE: the 2xx carries it, the ACK the answer
+    let rid = sim.ua(0).invite(now, Sim::options(0, 1)).unwrap();
+    let UaEvent::IncomingCall {
+        dialog: db,
+        request,
+        ..
+    } = sim.wait(1, secs(1), |e| matches!(e, UaEvent::IncomingCall { .. }))
+    else {
+        unreachable!()
+    };
+    assert!(request.body.is_empty());
+    let now = sim.now;
+    sim.ua(1)
+        .answer(now, db, StatusCode::OK, Some(sdp("offer")))
+        .unwrap();
+    let UaEvent::Answered {
+        dialog: da,
+        body,
+        ack_pending,
+        ..
+    } = sim.wait(
+        0,
+        secs(1),
+        |e| matches!(e, UaEvent::Answered { request, .. } if *request == rid),
+    )
+    else {
+        unreachable!()
+    };
+    assert!(ack_pending);
+    assert_eq!(body, Some(sdp("offer")));
+    // the 2xx retransmissions wait for the application
+    sim.run_for(secs(2));
+    assert!(sim.sent(0, |b| is_request(b, "ACK")).is_empty());
+    assert!(sim.sent(1, |b| is_response(b, 200, "INVITE")).len() >= 2);
+    let now = sim.now;
+    sim.ua(0).ack(now, da, Some(sdp("answer"))).unwrap();
+    assert!(sim.ua(0).ack(now, da, None).is_err());
+    let e = sim.wait(1, secs(1), |e| matches!(e, UaEvent::Acked { .. }));
+    assert_eq!(
+        e,
+        UaEvent::Acked {
+            dialog: db,
+            body: Some(sdp("answer"))
+        }
+    );
+}
+
+#[test]
+fn bye_before_the_late_offer_ack_sends_the_ack_first() {
+    let mut sim = Sim::pair(41, Conditions::perfect());
+    let now = sim.now;
+    sim.ua(0).invite(now, Sim::options(0, 1)).unwrap();
+    let UaEvent::IncomingCall { dialog: db, .. } =
+        sim.wait(1, secs(1), |e| matches!(e, UaEvent::IncomingCall { .. }))
+    else {
+        unreachable!()
+    };
+    let now = sim.now;
+    sim.ua(1)
+        .answer(now, db, StatusCode::OK, Some(sdp("offer")))
+        .unwrap();
+    let UaEvent::Answered { dialog: da, .. } =
+        sim.wait(0, secs(1), |e| matches!(e, UaEvent::Answered { .. }))
+    else {
+        unreachable!()
+    };
+    let now = sim.now;
+    sim.ua(0).bye(now, da).unwrap();
+    sim.wait(1, secs(1), |e| matches!(e, UaEvent::Acked { .. }));
+    sim.wait(1, secs(1), terminated(db, TerminationCause::RemoteBye));
+}
+
+#[test]
+fn a_merged_request_gets_482() {
+    let mut sim = Sim::pair(42, Conditions::perfect());
+    let invite = |branch: &str| {
+        format!(
+            "INVITE sip:u1@192.0.2.2:5060 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{branch}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:u0@192.0.2.1:5060>;tag=merged\r\n\
+             To: <sip:u1@192.0.2.2:5060>\r\n\
+             Call-ID: merged-call\r\n\
+             CSeq: 7 INVITE\r\n\
+             Contact: <sip:u0@192.0.2.1:5060>\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    let now = sim.now;
+    sim.ua(1).handle_receive(now, datagram(1, invite("one")));
+    assert!(matches!(
+        sim.ua(1).poll_event(),
+        Some(UaEvent::IncomingCall { .. })
+    ));
+    while sim.ua(1).poll_transmit().is_some() {}
+    // the same request, forked back to us over another path
+    let r = inject(&mut sim, 1, invite("two"));
+    assert_eq!(r.status, StatusCode::LOOP_DETECTED);
+    assert!(sim.ua(1).poll_event().is_none());
+}

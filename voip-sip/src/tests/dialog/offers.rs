@@ -410,3 +410,91 @@ fn session_interval_too_small_is_retried_with_the_min_se() {
     // the callee saw one call, not two
     assert!(!sim.has(1, |e| matches!(e, UaEvent::IncomingCall { .. })));
 }
+
+#[test]
+fn a_second_reinvite_before_the_first_is_answered_gets_500_with_retry_after() {
+    let mut sim = Sim::pair(43, Conditions::perfect());
+    let (da, db) = sim.call(0, 1, secs(5));
+    sim.wait(1, secs(1), |e| matches!(e, UaEvent::Acked { .. }));
+    let now = sim.now;
+    sim.ua(0).reinvite(now, da, Some(sdp("3"))).unwrap();
+    let UaEvent::Reoffer { id, .. } =
+        sim.wait(1, secs(1), |e| matches!(e, UaEvent::Reoffer { .. }))
+    else {
+        unreachable!()
+    };
+    // the callee may not start its own while it owes an answer
+    let now = sim.now;
+    assert_eq!(
+        sim.ua(1).reinvite(now, db, Some(sdp("4"))),
+        Err(crate::ua::UaError::Pending)
+    );
+    // a second INVITE from the caller's side (forged: the UA refuses to send one)
+    let d = sim.ua(0).dialog(da).unwrap().clone();
+    let raw = format!(
+        "INVITE sip:u1@192.0.2.2:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsecond\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:u0@192.0.2.1:5060>;tag={}\r\n\
+         To: <sip:u1@192.0.2.2:5060>;tag={}\r\n\
+         Call-ID: {}\r\n\
+         CSeq: {} INVITE\r\n\
+         Contact: <sip:u0@192.0.2.1:5060>\r\n\
+         Content-Length: 0\r\n\r\n",
+        String::from_utf8_lossy(d.local_tag()),
+        String::from_utf8_lossy(d.remote_tag()),
+        String::from_utf8_lossy(d.call_id()),
+        d.local_seq().unwrap() + 1,
+    );
+    let r = inject(&mut sim, 1, raw);
+    assert_eq!(r.status, StatusCode::SERVER_INTERNAL_ERROR);
+    let after: u32 = std::str::from_utf8(r.headers.get(&Known::RetryAfter.into()).unwrap())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(after <= 10);
+    let now = sim.now;
+    sim.ua(1)
+        .respond(now, id, StatusCode::OK, Some(sdp("5")))
+        .unwrap();
+}
+
+#[test]
+fn an_update_offer_while_ours_is_outstanding_gets_491() {
+    let mut sim = Sim::pair(44, Conditions::perfect());
+    let (da, db) = sim.call(0, 1, secs(5));
+    let now = sim.now;
+    let ra = sim.ua(0).update(now, da, Some(sdp("a"))).unwrap();
+    let rb = sim.ua(1).update(now, db, Some(sdp("b"))).unwrap();
+    for (i, rid) in [(0, ra), (1, rb)] {
+        // each side's first UPDATE meets the other's: 491 both ways, then
+        // the retries go through
+        let limit = sim.now + secs(10);
+        loop {
+            while let Some(pos) = sim.nodes.iter().position(|n| {
+                n.events
+                    .iter()
+                    .any(|e| matches!(e, UaEvent::Reoffer { .. }))
+            }) {
+                let idx = sim.nodes[pos]
+                    .events
+                    .iter()
+                    .position(|e| matches!(e, UaEvent::Reoffer { .. }))
+                    .unwrap();
+                let Some(UaEvent::Reoffer { id, .. }) = sim.nodes[pos].events.remove(idx) else {
+                    unreachable!()
+                };
+                let now = sim.now;
+                sim.ua(pos)
+                    .respond(now, id, StatusCode::OK, Some(sdp("x")))
+                    .unwrap();
+            }
+            if sim.has(i, |e| matches!(e, UaEvent::Response { request, status: StatusCode::OK, .. } if *request == rid)) {
+                break;
+            }
+            assert!(sim.step(limit), "node {i}: no UPDATE went through");
+        }
+    }
+    assert_eq!(sim.sent(0, |b| is_response(b, 491, "UPDATE")).len(), 1);
+    assert_eq!(sim.sent(1, |b| is_response(b, 491, "UPDATE")).len(), 1);
+}
