@@ -29,6 +29,14 @@
 //! assert!(response.to_bytes().starts_with(b"SIP/2.0 200 OK\r\n"));
 //! ```
 //!
+//! # Calls
+//!
+//! [`Ua`] is the user agent core over the [`transaction`] layer: UAC and UAS
+//! [`dialog`]s, forking, re-INVITE and UPDATE, PRACK, session timers, INFO,
+//! MESSAGE and transfer (REFER, Replaces). Feed it `handle_receive`,
+//! `handle_timeout` and commands; drain `poll_transmit`, `poll_event`
+//! ([`UaEvent`]) and `poll_timeout` (see the [`ua`] module).
+//!
 //! # Sans-IO
 //!
 //! Nothing in the message layer performs I/O, reads a clock or draws random
