@@ -24,6 +24,13 @@ enum Kind {
     Relay {
         callees: Vec<SocketAddr>,
     },
+    /// The stateful proxy core with Record-Route, forwarding new INVITEs to
+    /// `callee` and everything else by loose routing.
+    Proxy {
+        layer: Box<crate::transaction::TransactionLayer>,
+        proxy: Box<crate::proxy::Proxy>,
+        callee: SocketAddr,
+    },
 }
 
 struct Node {
@@ -107,7 +114,7 @@ impl Sim {
     fn ua(&mut self, i: usize) -> &mut Ua {
         match &mut self.nodes[i].kind {
             Kind::Ua(ua) => ua,
-            Kind::Relay { .. } => panic!("node {i} is a relay"),
+            _ => panic!("node {i} is not a UA"),
         }
     }
 
@@ -183,13 +190,118 @@ impl Sim {
         }
     }
 
+    fn make_proxy(&mut self, i: usize, callee: usize) {
+        let mut rng = Rng::seeded(99);
+        let config = crate::proxy::ProxyConfig::new(
+            vec![crate::proxy::Interface {
+                protocol: TransportProtocol::Udp,
+                addr: addr(i),
+            }],
+            &mut rng,
+        );
+        self.nodes[i].kind = Kind::Proxy {
+            layer: Box::new(crate::transaction::TransactionLayer::new(
+                crate::transaction::TransactionConfig::default(),
+                Rng::seeded(98),
+            )),
+            proxy: Box::new(crate::proxy::Proxy::new(config, rng)),
+            callee: addr(callee),
+        };
+    }
+
+    /// Runs the proxy node `i`: its transaction events, its routing script,
+    /// its output.
+    fn run_proxy(&mut self, i: usize) {
+        use crate::proxy::{Destination, ForkMode, Incoming, NextHop};
+        use crate::transaction::{Target, TransactionEvent};
+        let now = self.now;
+        let Kind::Proxy {
+            layer,
+            proxy,
+            callee,
+        } = &mut self.nodes[i].kind
+        else {
+            return;
+        };
+        let callee = *callee;
+        while let Some(e) = layer.poll_event() {
+            let Some(e) = proxy.handle_event(layer, now, e) else {
+                continue;
+            };
+            match e {
+                TransactionEvent::Request {
+                    id,
+                    mut request,
+                    path,
+                    ..
+                } => {
+                    let hop = if request.headers.contains(&Known::Route.into()) {
+                        match proxy.loose_route(&mut request, &path) {
+                            NextHop::Forward(t) => t,
+                            other => panic!("not routable: {other:?}"),
+                        }
+                    } else {
+                        Target::new(TransportProtocol::Udp, callee)
+                    };
+                    let dest = Destination {
+                        uri: request.uri.clone(),
+                        target: hop,
+                        route: Vec::new(),
+                    };
+                    let incoming = Incoming {
+                        id,
+                        request: &request.clone(),
+                        path,
+                    };
+                    proxy
+                        .forward(layer, now, incoming, vec![dest], ForkMode::Serial)
+                        .unwrap();
+                }
+                TransactionEvent::Ack { mut request, path } => {
+                    if let NextHop::Forward(target) = proxy.loose_route(&mut request, &path) {
+                        proxy.prepare_stateless(&mut request, &target).unwrap();
+                        layer.send_stateless(voip_core::Transmit {
+                            protocol: target.protocol,
+                            source: None,
+                            destination: target.destination,
+                            connection: target.connection,
+                            contents: request.to_bytes(),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        while let Some(t) = layer.poll_transmit() {
+            out.push(t);
+        }
+        while let Some(t) = proxy.poll_transmit() {
+            out.push(t);
+        }
+        for t in out {
+            self.nodes[i]
+                .sent
+                .push((now - self.start, t.contents.clone()));
+            self.net.send(now, addr(i), t);
+        }
+    }
+
     fn next_deadline(&mut self) -> Option<Instant> {
         let mut next = self.net.next_delivery();
         for n in &mut self.nodes {
-            if let Kind::Ua(ua) = &mut n.kind {
-                if let Some(t) = ua.poll_timeout() {
-                    next = Some(next.map_or(t, |x| x.min(t)));
+            let t = match &mut n.kind {
+                Kind::Ua(ua) => ua.poll_timeout(),
+                Kind::Proxy { layer, proxy, .. } => {
+                    match (layer.poll_timeout(), proxy.poll_timeout()) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    }
                 }
+                Kind::Relay { .. } => None,
+            };
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |x| x.min(t)));
             }
         }
         next
@@ -210,13 +322,28 @@ impl Sim {
             match &mut self.nodes[i].kind {
                 Kind::Ua(ua) => ua.handle_receive(now, rx),
                 Kind::Relay { .. } => self.relay(i, rx),
+                Kind::Proxy { layer, .. } => {
+                    let path = crate::transaction::ReplyPath::from(&rx);
+                    if let Ok(m) = parse_message(rx.contents, &ParseConfig::default()) {
+                        layer.handle_message(now, m, path);
+                    }
+                    self.run_proxy(i);
+                }
             }
         }
-        for n in &mut self.nodes {
-            if let Kind::Ua(ua) = &mut n.kind {
-                if ua.poll_timeout().is_some_and(|t| t <= now) {
-                    ua.handle_timeout(now);
+        for i in 0..self.nodes.len() {
+            match &mut self.nodes[i].kind {
+                Kind::Ua(ua) => {
+                    if ua.poll_timeout().is_some_and(|t| t <= now) {
+                        ua.handle_timeout(now);
+                    }
                 }
+                Kind::Proxy { layer, proxy, .. } => {
+                    layer.handle_timeout(now);
+                    proxy.handle_timeout(layer, now);
+                    self.run_proxy(i);
+                }
+                Kind::Relay { .. } => {}
             }
         }
         self.flush();

@@ -525,3 +525,78 @@ fn a_merged_request_gets_482() {
     assert_eq!(r.status, StatusCode::LOOP_DETECTED);
     assert!(sim.ua(1).poll_event().is_none());
 }
+
+/// Through a Record-Routing stateful proxy: both route sets hold it, and
+/// the ACK and the BYEs of both sides go through it (loose routing).
+#[test]
+fn record_route_makes_in_dialog_requests_go_through_the_proxy() {
+    for conditions in [Conditions::perfect(), Conditions::hostile()] {
+        let mut sim = Sim::new(45, conditions, vec![config(0), config(1), config(2)]);
+        sim.make_proxy(1, 2);
+        let now = sim.now;
+        let rid = sim
+            .ua(0)
+            .invite(now, Sim::options(0, 1).body(sdp("1")))
+            .unwrap();
+        let UaEvent::IncomingCall { dialog: db, .. } =
+            sim.wait(2, secs(40), |e| matches!(e, UaEvent::IncomingCall { .. }))
+        else {
+            unreachable!()
+        };
+        let now = sim.now;
+        sim.ua(2)
+            .answer(now, db, StatusCode::OK, Some(sdp("2")))
+            .unwrap();
+        let UaEvent::Answered { dialog: da, .. } = sim.wait(
+            0,
+            secs(40),
+            |e| matches!(e, UaEvent::Answered { request, .. } if *request == rid),
+        ) else {
+            unreachable!()
+        };
+        let (ra, rb) = (
+            sim.ua(0).dialog(da).unwrap().route_set().to_vec(),
+            sim.ua(2).dialog(db).unwrap().route_set().to_vec(),
+        );
+        // the UAC's route set is the UAS's reversed (the proxy may record
+        // itself twice)
+        assert!(!ra.is_empty());
+        let mut reversed = rb.clone();
+        reversed.reverse();
+        assert_eq!(ra, reversed);
+        assert!(
+            ra.iter().all(|r| r.uri.to_string().contains("192.0.2.2")),
+            "{ra:?}"
+        );
+        assert_eq!(
+            sim.ua(2).dialog(db).unwrap().remote_target().to_string(),
+            "sip:u0@192.0.2.1:5060"
+        );
+        sim.run_for(secs(2));
+        // the callee's BYE goes to the proxy, which loose-routes it on
+        let now = sim.now;
+        sim.ua(2).bye(now, db).unwrap();
+        sim.wait(0, secs(60), terminated(da, TerminationCause::RemoteBye));
+        assert!(!sim.sent(1, |b| is_request(b, "ACK")).is_empty());
+        assert!(!sim.sent(1, |b| is_request(b, "BYE")).is_empty());
+        // the UAs sent their ACK and BYE to the proxy (its Route), not to
+        // each other
+        for (i, method) in [(0usize, "ACK"), (2, "BYE")] {
+            let routed = sim.nodes[i]
+                .sent
+                .iter()
+                .filter(|(_, b)| is_request(b, method))
+                .all(|(_, b)| String::from_utf8_lossy(b).contains("@192.0.2.2:5060;lr>\r\n"));
+            assert!(
+                routed,
+                "node {i}: {method} without the proxy's Route: {:?}",
+                sim.nodes[i]
+                    .sent
+                    .iter()
+                    .filter(|(_, b)| is_request(b, method))
+                    .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+}
