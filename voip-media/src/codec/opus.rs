@@ -324,12 +324,13 @@ impl AudioDecoder for OpusDecoder {
                 .inner
                 .decode(&[], &mut self.buf[..chunk * ch], false)
                 .unwrap_or(0);
-            let take = left.min(produced.max(1));
             if produced == 0 {
-                out.resize(out.len() + take * ch, 0);
-            } else {
-                out.extend_from_slice(&self.buf[..take * ch]);
+                // libopus refused: silence for the rest.
+                out.resize(out.len() + left * ch, 0);
+                break;
             }
+            let take = left.min(produced);
+            out.extend_from_slice(&self.buf[..take * ch]);
             left -= take;
         }
     }
