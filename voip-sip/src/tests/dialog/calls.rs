@@ -600,3 +600,42 @@ fn record_route_makes_in_dialog_requests_go_through_the_proxy() {
         }
     }
 }
+
+#[test]
+fn a_2xx_that_crosses_the_cancel_is_acked_and_byed() {
+    let mut sim = Sim::pair(46, Conditions::perfect());
+    let now = sim.now;
+    let rid = sim
+        .ua(0)
+        .invite(now, Sim::options(0, 1).body(sdp("1")))
+        .unwrap();
+    let UaEvent::IncomingCall { dialog: db, .. } =
+        sim.wait(1, secs(1), |e| matches!(e, UaEvent::IncomingCall { .. }))
+    else {
+        unreachable!()
+    };
+    let now = sim.now;
+    sim.ua(1)
+        .answer(now, db, StatusCode::RINGING, None)
+        .unwrap();
+    sim.wait(0, secs(1), |e| matches!(e, UaEvent::Ringing { .. }));
+    // CANCEL and 200 leave at the same instant
+    let now = sim.now;
+    sim.ua(0).cancel(now, rid).unwrap();
+    sim.ua(1)
+        .answer(now, db, StatusCode::OK, Some(sdp("2")))
+        .unwrap();
+    let e = sim.wait(0, secs(1), |e| matches!(e, UaEvent::CallFailed { .. }));
+    assert!(matches!(
+        e,
+        UaEvent::CallFailed {
+            status: StatusCode::REQUEST_TERMINATED,
+            response: None,
+            ..
+        }
+    ));
+    assert!(!sim.has(0, |e| matches!(e, UaEvent::Answered { .. })));
+    // the callee's 2xx was ACKed, then the call hung up
+    sim.wait(1, secs(1), |e| matches!(e, UaEvent::Acked { .. }));
+    sim.wait(1, secs(1), terminated(db, TerminationCause::RemoteBye));
+}
