@@ -227,7 +227,9 @@ mod tests {
     use crate::MediaSource;
 
     /// (country, kind, frequencies that must sound, on/off cadence of one cycle).
-    fn expectations() -> Vec<(Country, ToneKind, Vec<f64>, Vec<(u32, u32)>)> {
+    type Expectation = (Country, ToneKind, Vec<f64>, Vec<(u32, u32)>);
+
+    fn expectations() -> Vec<Expectation> {
         use Country::*;
         use ToneKind::*;
         vec![

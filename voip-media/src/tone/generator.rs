@@ -10,6 +10,7 @@ use crate::MediaSource;
 
 /// The level of a full-scale sine in dBm0 (ITU-T G.711: +3.14 dBm0 for
 /// A-law; µ-law's +3.17 is within 0.03 dB).
+#[allow(clippy::approx_constant)] // a level in dB that happens to read like π
 pub const FULL_SCALE_DBM0: f64 = 3.14;
 
 /// Peak amplitude (16-bit) of a sine at `dbm0` dBm0: 0 dBm0 ≈ 22,800.
