@@ -657,6 +657,7 @@ impl Ua {
         if leg.dialog.state == DialogState::Terminated {
             return;
         }
+        tracing::debug!(dialog = id.0, ?cause, "dialog terminated");
         leg.dialog.state = DialogState::Terminated;
         leg.timers.stop_all();
         leg.pending_2xx = None;

@@ -271,7 +271,9 @@ impl Ua {
         };
         if leg.offer_out.as_ref().is_some_and(|(_, t)| *t == tx) {
             leg.offer_out = None;
-        } else if !status.is_success() {
+        } else {
+            // an old transaction, or a 2xx retransmission while the
+            // application prepares the ACK
             return;
         }
         if status.is_success() {

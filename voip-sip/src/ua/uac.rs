@@ -177,6 +177,19 @@ impl Ua {
             return;
         };
         let mut ack = leg.dialog.request_with_seq(Method::Ack, cseq);
+        // RFC 3261 §22.1: the ACK of the dialog-creating INVITE carries its credentials
+        if let Some(invite) = leg
+            .call
+            .and_then(|c| self.calls.get(&c))
+            .map(|c| &c.request)
+            .filter(|r| cseq_of(&r.headers) == cseq)
+        {
+            for name in [Known::Authorization, Known::ProxyAuthorization] {
+                for value in invite.headers.get_all(&name.into()) {
+                    ack.headers.push(name, value.clone());
+                }
+            }
+        }
         set_body(&mut ack.headers, &mut ack.body, body);
         let Some(target) = self.next_hop(&ack, leg.peer) else {
             return;

@@ -411,6 +411,8 @@ fn a_digest_challenge_is_answered_once_with_the_next_cseq() {
         invite.via().unwrap().unwrap().branch()
     );
     // a second challenge is the answer: the call fails with it
+    let mut b = Ua::new(config(0).credentials("alice", "secret"), Rng::seeded(1));
+    b.invite(now, Sim::options(0, 1).body(sdp("1"))).unwrap();
     a.handle_receive(now, challenge(&retry));
     let failed = std::iter::from_fn(|| a.poll_event())
         .find(|e| matches!(e, UaEvent::CallFailed { .. }))
@@ -419,6 +421,47 @@ fn a_digest_challenge_is_answered_once_with_the_next_cseq() {
         failed,
         UaEvent::CallFailed { request, status: StatusCode::PROXY_AUTHENTICATION_REQUIRED, .. } if request == rid
     ));
+    // the ACK of a 2xx to the authorized INVITE carries its credentials
+    let first = b.poll_transmit().unwrap();
+    let Ok(Message::Request(invite)) = parse_message(first.contents, &ParseConfig::default())
+    else {
+        panic!()
+    };
+    b.handle_receive(now, challenge(&invite));
+    let retry = std::iter::from_fn(|| b.poll_transmit())
+        .filter_map(
+            |t| match parse_message(t.contents, &ParseConfig::default()) {
+                Ok(Message::Request(r)) if r.method == Method::Invite => Some(r),
+                _ => None,
+            },
+        )
+        .next()
+        .unwrap();
+    let mut ok = Response::for_request(&retry, StatusCode::OK).with_to_tag("callee");
+    ok.headers.push(Known::Contact, "<sip:u1@192.0.2.2:5060>");
+    b.handle_receive(
+        now,
+        Receive {
+            protocol: TransportProtocol::Udp,
+            source: addr(1),
+            destination: addr(0),
+            connection: None,
+            contents: ok.to_bytes(),
+        },
+    );
+    let ack = std::iter::from_fn(|| b.poll_transmit())
+        .filter_map(
+            |t| match parse_message(t.contents, &ParseConfig::default()) {
+                Ok(Message::Request(r)) if r.method == Method::Ack => Some(r),
+                _ => None,
+            },
+        )
+        .next()
+        .expect("the ACK");
+    assert_eq!(
+        ack.headers.get(&Known::ProxyAuthorization.into()),
+        retry.headers.get(&Known::ProxyAuthorization.into())
+    );
 }
 
 #[test]

@@ -498,3 +498,41 @@ fn an_update_offer_while_ours_is_outstanding_gets_491() {
     assert_eq!(sim.sent(0, |b| is_response(b, 491, "UPDATE")).len(), 1);
     assert_eq!(sim.sent(1, |b| is_response(b, 491, "UPDATE")).len(), 1);
 }
+
+#[test]
+fn reinvite_without_offer_is_answered_in_the_ack() {
+    let mut sim = Sim::pair(47, Conditions::perfect());
+    let (da, db) = sim.call(0, 1, secs(5));
+    let now = sim.now;
+    let rid = sim.ua(0).reinvite(now, da, None).unwrap();
+    let UaEvent::Reoffer { id, body, .. } =
+        sim.wait(1, secs(1), |e| matches!(e, UaEvent::Reoffer { .. }))
+    else {
+        unreachable!()
+    };
+    assert_eq!(body, None);
+    let now = sim.now;
+    sim.ua(1)
+        .respond(now, id, StatusCode::OK, Some(sdp("offer")))
+        .unwrap();
+    sim.wait(
+        0,
+        secs(1),
+        |e| matches!(e, UaEvent::Response { request, .. } if *request == rid),
+    );
+    // retransmissions of the 2xx do not repeat the event
+    sim.run_for(secs(2));
+    assert!(!sim.has(0, |e| matches!(e, UaEvent::Response { .. })));
+    let now = sim.now;
+    sim.ua(0).ack(now, da, Some(sdp("answer"))).unwrap();
+    let e = sim.wait(1, secs(1), |e| {
+        matches!(e, UaEvent::Acked { body: Some(_), .. })
+    });
+    assert_eq!(
+        e,
+        UaEvent::Acked {
+            dialog: db,
+            body: Some(sdp("answer"))
+        }
+    );
+}
