@@ -53,6 +53,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod b2bua;
 mod charset;
 pub mod dialog;
 pub mod dispatcher;

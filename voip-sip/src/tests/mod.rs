@@ -1,6 +1,6 @@
 //! Scenario tests in virtual time over a simulated network.
 
 mod dialog;
-mod net;
+pub(crate) mod net;
 mod proxy;
 mod transaction;
