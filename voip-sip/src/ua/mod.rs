@@ -433,6 +433,9 @@ impl Ua {
             .get(&dialog)
             .is_some_and(|l| l.dialog.state != DialogState::Terminated)
         {
+            if status == StatusCode::REQUEST_TIMEOUT {
+                self.send_bye(now, dialog);
+            }
             self.terminate(now, dialog, TerminationCause::RequestFailed(status));
         }
     }
@@ -464,13 +467,14 @@ impl Ua {
                         response: None,
                     });
                 }
-                // RFC 3261 §14.1: a re-INVITE that times out ends the dialog
+                // RFC 3261 §14.1 and RFC 4028 §10: a re-INVITE, UPDATE or
+                // refresh that times out ends the dialog with BYE
                 if self
                     .legs
                     .get(&dialog)
                     .is_some_and(|l| l.dialog.state == DialogState::Confirmed)
                 {
-                    let _ = self.bye(now, dialog);
+                    self.end_dialog_on_failure(now, Some(dialog), timeout);
                 }
             }
             Purpose::Other { dialog, request } => {

@@ -276,6 +276,28 @@ impl Ua {
             // application prepares the ACK
             return;
         }
+        if leg.dialog.state() == DialogState::Terminated {
+            // the dialog ended meanwhile: the 2xx still gets its ACK
+            if method == Method::Invite && status.is_success() {
+                let cseq = response.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
+                let answer = if body.is_some() {
+                    None
+                } else {
+                    leg.local_body.clone()
+                };
+                self.send_ack(now, dialog, cseq, answer.as_ref());
+            }
+            if let Some(request) = request {
+                self.events.push_back(UaEvent::Response {
+                    request,
+                    dialog: Some(dialog),
+                    method,
+                    status,
+                    response: Some(response),
+                });
+            }
+            return;
+        }
         if status.is_success() {
             leg.dialog.refresh_target(&response.headers);
             leg.peer_allows_update |= allows(&response.headers, &Method::Update);
@@ -377,9 +399,15 @@ impl Ua {
             return;
         };
         if t.refreshes(leg.dialog.role()) {
+            // the refresher learns of a failed refresh from its transaction
+            // (§10: timeout, 408, 481 end the session); the full interval
+            // is only its safety net
             self.set_timer(dialog, DialogTimer::SessionRefresh, now + t.refresh_after());
+            let full = std::time::Duration::from_secs(u64::from(t.interval));
+            self.set_timer(dialog, DialogTimer::SessionExpiry, now + full);
+        } else {
+            self.set_timer(dialog, DialogTimer::SessionExpiry, now + t.expire_after());
         }
-        self.set_timer(dialog, DialogTimer::SessionExpiry, now + t.expire_after());
     }
 
     pub(crate) fn on_session_refresh(&mut self, now: Instant, dialog: DialogId) {

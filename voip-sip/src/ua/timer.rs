@@ -18,7 +18,8 @@ pub enum DialogTimer {
     WaitPrack,
     /// RFC 4028 §10: the refresher refreshes at half the interval.
     SessionRefresh,
-    /// RFC 4028 §10: without a refresh by SE - min(32, SE/3), BYE.
+    /// RFC 4028 §10: without a refresh by SE - min(32, SE/3), BYE (the
+    /// refresher waits the full SE: its own refresh's failure ends it).
     SessionExpiry,
     /// RFC 3261 §14.1: after a 491, retry the re-INVITE or UPDATE after
     /// 2.1-4 s (owner of the Call-ID) or 0-2 s (otherwise).

@@ -536,3 +536,114 @@ fn reinvite_without_offer_is_answered_in_the_ack() {
         }
     );
 }
+
+/// PRACK, an early UPDATE and session refreshes over the hostile network.
+#[test]
+fn prack_update_and_refreshes_survive_loss() {
+    for seed in 50..58 {
+        let mut sim = Sim::new(
+            seed,
+            Conditions::hostile(),
+            vec![
+                config(0).session_timer(Some(300), 90),
+                config(1).rel100(Rel100::Required).session_timer(None, 90),
+            ],
+        );
+        let now = sim.now;
+        let rid = sim
+            .ua(0)
+            .invite(now, Sim::options(0, 1).body(sdp("1")))
+            .unwrap();
+        let UaEvent::IncomingCall { dialog: db, .. } =
+            sim.wait(1, secs(40), |e| matches!(e, UaEvent::IncomingCall { .. }))
+        else {
+            unreachable!()
+        };
+        let now = sim.now;
+        sim.ua(1)
+            .answer(now, db, StatusCode::SESSION_PROGRESS, Some(sdp("2")))
+            .unwrap();
+        let UaEvent::Ringing {
+            dialog: Some(da), ..
+        } = sim.wait(0, secs(40), |e| {
+            matches!(
+                e,
+                UaEvent::Ringing {
+                    dialog: Some(_),
+                    ..
+                }
+            )
+        })
+        else {
+            unreachable!()
+        };
+        sim.wait(1, secs(40), |e| matches!(e, UaEvent::PrackReceived { .. }));
+        let now = sim.now;
+        let up = sim.ua(0).update(now, da, Some(sdp("3"))).unwrap();
+        let UaEvent::Reoffer { id, .. } =
+            sim.wait(1, secs(40), |e| matches!(e, UaEvent::Reoffer { .. }))
+        else {
+            unreachable!()
+        };
+        let now = sim.now;
+        sim.ua(1)
+            .respond(now, id, StatusCode::OK, Some(sdp("4")))
+            .unwrap();
+        sim.wait(
+            0,
+            secs(40),
+            |e| matches!(e, UaEvent::Response { request, .. } if *request == up),
+        );
+        let now = sim.now;
+        sim.ua(1)
+            .answer(now, db, StatusCode::OK, Some(sdp("4")))
+            .unwrap();
+        sim.wait(
+            0,
+            secs(40),
+            |e| matches!(e, UaEvent::Answered { request, .. } if *request == rid),
+        );
+        // 20 minutes of refreshes every 150 s; nobody expires (with 90 s
+        // the RFC leaves 15 s for a refresh to get through, too little for
+        // 30% loss)
+        sim.run_for(secs(1200));
+        for i in [0, 1] {
+            assert!(
+                !sim.has(i, |e| matches!(e, UaEvent::Terminated { .. })),
+                "seed {seed}: node {i} ended: {:?}",
+                sim.nodes[i].events
+            );
+        }
+        let refreshed = sim.nodes[1]
+            .events
+            .iter()
+            .filter(|e| matches!(e, UaEvent::SessionRefreshed { .. }))
+            .count();
+        assert!(refreshed >= 7, "seed {seed}: {refreshed} refreshes");
+        let now = sim.now;
+        sim.ua(0).bye(now, da).unwrap();
+        sim.wait(1, secs(70), terminated(db, TerminationCause::RemoteBye));
+    }
+}
+
+#[test]
+fn the_refresher_ends_the_session_when_its_refresh_times_out() {
+    let mut sim = Sim::new(48, Conditions::perfect(), timer_configs(Some(120), 90));
+    let (da, db) = sim.call(0, 1, secs(5));
+    // the callee gets the refreshes, the caller never hears back
+    sim.drop = Some(Box::new(|from, b| {
+        from == 1 && is_response(b, 200, "UPDATE")
+    }));
+    let t0 = sim.now;
+    sim.wait(
+        0,
+        secs(200),
+        terminated(
+            da,
+            TerminationCause::RequestFailed(StatusCode::REQUEST_TIMEOUT),
+        ),
+    );
+    // refresh at 60 s, Timer F 32 s later
+    assert_eq!(sim.now - t0, secs(92));
+    sim.wait(1, secs(1), terminated(db, TerminationCause::RemoteBye));
+}
