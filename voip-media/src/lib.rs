@@ -20,6 +20,7 @@ pub mod rtp;
 pub mod sdp;
 pub mod srtp;
 pub mod tone;
+pub mod webrtc;
 
 mod source;
 pub use source::{MediaSink, MediaSource};
@@ -40,3 +41,6 @@ pub use rtp::{
 pub use sdp::{LocalMedia, NegotiatedMedia, SdpCodec, SdpConfig, SdpError, SdpSession, SrtpPolicy};
 pub use srtp::{CryptoAttribute, CryptoSuite, SrtpError, SrtpSession, UnprotectError};
 pub use tone::{Country, DtmfGenerator, Tone, ToneGenerator, ToneKind};
+pub use webrtc::{
+    BridgeConfig, BridgeEvent, LocalCandidate, WebRtcBridge, WebRtcConfig, WebRtcEvent, WebRtcLeg,
+};
