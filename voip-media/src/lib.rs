@@ -38,6 +38,9 @@ pub use jitter::{
 pub use rtp::{
     CodecImpairment, QualityReport, ReceivedRtp, RtpDrop, RtpEvent, RtpSession, RtpSessionConfig,
 };
+pub use relay::{
+    LegAddrs, LegStats, OfferOptions, Relay, RelayConfig, RelayError, RelayEvent, RelayStats,
+};
 pub use sdp::{LocalMedia, NegotiatedMedia, SdpCodec, SdpConfig, SdpError, SdpSession, SrtpPolicy};
 pub use srtp::{CryptoAttribute, CryptoSuite, SrtpError, SrtpSession, UnprotectError};
 pub use tone::{Country, DtmfGenerator, Tone, ToneGenerator, ToneKind};
