@@ -47,7 +47,7 @@
 
 mod call;
 mod config;
-#[cfg(all(feature = "tokio", any()))]
+#[cfg(feature = "tokio")]
 mod driver;
 mod error;
 mod event;
@@ -64,7 +64,7 @@ mod transcode;
 mod tests;
 
 pub use config::{LatchMode, RelayConfig};
-#[cfg(all(feature = "tokio", any()))]
+#[cfg(feature = "tokio")]
 pub use driver::{DriverError, RelayDriver, RelayHandle, SocketMode};
 pub use error::RelayError;
 pub use event::{Component, RelayEvent};
