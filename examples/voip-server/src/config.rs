@@ -119,6 +119,11 @@ pub struct FileConfig {
     /// Inbound numbers: `[[dids]]` tables with `number` and `extension`.
     #[serde(default)]
     pub dids: Vec<DidEntry>,
+    /// The IVR: an `[ivr]` table turns it on (see `crate::ivr::config`).
+    pub ivr: Option<crate::ivr::config::IvrEntry>,
+    /// Agent groups for IVR transfers: `[[groups]]` tables.
+    #[serde(default)]
+    pub groups: Vec<crate::ivr::config::GroupEntry>,
 }
 
 /// One `[[trunks]]` table.
@@ -244,6 +249,8 @@ pub struct Config {
     pub trunks: Vec<crate::sip::trunks::Trunk>,
     /// Inbound numbers.
     pub dids: Vec<crate::sip::trunks::Did>,
+    /// The IVR, when enabled.
+    pub ivr: Option<crate::ivr::config::IvrSettings>,
 }
 
 /// Where a value came from, for error messages.
@@ -436,6 +443,14 @@ impl Config {
             });
         }
 
+        let ivr = crate::ivr::config::resolve(
+            path,
+            fc.ivr.as_ref(),
+            &fc.groups,
+            &data_dir,
+            &users,
+            advertise,
+        )?;
         for (on, flag) in [(sip_tls, "--sip-tls"), (sip_wss, "--sip-wss")] {
             if on.is_none() {
                 continue;
@@ -477,6 +492,7 @@ impl Config {
             auth_algorithms,
             trunks,
             dids,
+            ivr,
         })
     }
 }

@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/calls", get(calls))
         .route("/api/active-calls", get(active_calls))
+        .route("/api/agents", get(agents))
         .with_state(state)
 }
 
@@ -89,6 +90,35 @@ async fn active_calls(
         .await
         .map(|n| Json(serde_json::json!({ "active_calls": n })))
         .map_err(|error| (StatusCode::SERVICE_UNAVAILABLE, error.to_string()))
+}
+
+/// One `agents` row in `GET /api/agents`.
+#[derive(Debug, serde::Serialize)]
+struct AgentJson {
+    extension: String,
+    status: String,
+    current_calls: i64,
+    total_calls: i64,
+}
+
+async fn agents(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<AgentJson>>, (StatusCode, String)> {
+    let rows = state
+        .store
+        .agents()
+        .await
+        .map_err(|error| (StatusCode::SERVICE_UNAVAILABLE, error.to_string()))?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(extension, status, current_calls, total_calls)| AgentJson {
+                extension,
+                status,
+                current_calls,
+                total_calls,
+            })
+            .collect(),
+    ))
 }
 
 async fn status(State(state): State<AppState>) -> Html<String> {

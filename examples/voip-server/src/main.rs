@@ -10,6 +10,7 @@
 mod config;
 mod error;
 mod http;
+mod ivr;
 mod sip;
 mod store;
 
@@ -172,7 +173,28 @@ async fn serve(config: Config) -> Result<(), Error> {
     let (cdr, cdr_task) = store::cdr::spawn(store.clone(), run);
 
     let flow_secret = node_key(&config.data_dir)?;
-    let driver = Driver::bind(&config, cdr, flow_secret).await?;
+    let ivr_socket = match &config.ivr {
+        Some(settings) => Some(ivr::bind(settings).await?),
+        None => None,
+    };
+    let ivr_route = config
+        .ivr
+        .as_ref()
+        .zip(ivr_socket.as_ref())
+        .map(|(settings, (_, addr))| sip::core::IvrRoute {
+            extension: settings.extension.clone(),
+            addr: *addr,
+        });
+    let mut driver = Driver::bind(&config, cdr, flow_secret, ivr_route).await?;
+    let (registered_tx, registered) = watch::channel(std::collections::BTreeSet::new());
+    if let Some(settings) = &config.ivr {
+        let members = settings
+            .groups
+            .iter()
+            .flat_map(|g| g.members.iter().cloned())
+            .collect();
+        driver.watch_registrations(members, registered_tx);
+    }
     let http_listener = tokio::net::TcpListener::bind(config.http)
         .await
         .map_err(|source| Error::Listen {
@@ -191,6 +213,9 @@ async fn serve(config: Config) -> Result<(), Error> {
         .map(|(protocol, addr)| (listener_name(*protocol), *addr))
         .collect();
     listeners.push(("http", http_addr));
+    if let Some((_, addr)) = &ivr_socket {
+        listeners.push(("ivr-sip", *addr));
+    }
     for (name, addr) in &listeners {
         tracing::info!("listening {name} {addr}");
     }
@@ -215,6 +240,44 @@ async fn serve(config: Config) -> Result<(), Error> {
             })
             .await
     });
+    let ivr_task = match (config.ivr.clone(), ivr_socket) {
+        (Some(settings), Some((socket, _))) => {
+            let Some(proxy) = driver
+                .listeners()
+                .iter()
+                .find(|(p, _)| *p == voip_core::TransportProtocol::Udp)
+                .map(|(_, addr)| match addr.ip().is_unspecified() {
+                    true => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+                    false => *addr,
+                })
+            else {
+                return Err(error::Error::Config(
+                    "the IVR needs the SIP UDP listener (set --sip-udp or remove [ivr])".into(),
+                ));
+            };
+            let names = config
+                .users
+                .iter()
+                .map(|u| {
+                    let name = u.display_name.clone().unwrap_or_else(|| u.extension.clone());
+                    (u.extension.clone(), name)
+                })
+                .collect();
+            Some(ivr::start(
+                settings,
+                ivr::Start {
+                    socket,
+                    domain: config.domain.clone(),
+                    proxy,
+                    store: store.clone(),
+                    registered,
+                    names,
+                    shutdown: stopped.clone(),
+                },
+            )?)
+        }
+        _ => None,
+    };
     let sip_task = tokio::spawn(driver.run(stopped, counters));
     let upkeep = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
@@ -228,6 +291,11 @@ async fn serve(config: Config) -> Result<(), Error> {
     tracing::info!("received {signal}, shutting down");
     let _ = stop.send(true);
     upkeep.abort();
+    if let Some(task) = ivr_task
+        && let Err(error) = task.await
+    {
+        tracing::warn!(%error, "IVR task ended abnormally");
+    }
     if let Err(error) = sip_task.await {
         tracing::warn!(%error, "SIP task ended abnormally");
     }

@@ -79,6 +79,19 @@ pub struct CoreConfig {
     /// server stores it in the data dir) so calls outlive a restart.
     /// `None`: a random one.
     pub flow_secret: Option<Vec<u8>>,
+    /// The IVR media server (see `crate::ivr`), when enabled.
+    pub ivr: Option<IvrRoute>,
+}
+
+/// Where calls to the IVR extension go, and the one source the proxy
+/// trusts without digest authentication: the IVR's own SIP socket (its
+/// transfers to agents come from there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IvrRoute {
+    /// The extension that reaches the IVR, e.g. `9999`.
+    pub extension: String,
+    /// The IVR's SIP socket (UDP, loopback).
+    pub addr: std::net::SocketAddr,
 }
 
 /// A trunk and its registration.
@@ -135,6 +148,8 @@ pub struct SipCore {
     wall: SystemTime,
     /// The authenticated caller of the request being routed, if any.
     caller: Option<String>,
+    /// The IVR behind us, if enabled.
+    ivr: Option<IvrRoute>,
 }
 
 impl SipCore {
@@ -223,6 +238,7 @@ impl SipCore {
             calls: VecDeque::new(),
             wall: SystemTime::UNIX_EPOCH,
             caller: None,
+            ivr: config.ivr,
         })
     }
 
@@ -309,6 +325,12 @@ impl SipCore {
     /// What the core has done so far.
     pub fn stats(&self) -> CoreStats {
         self.stats
+    }
+
+    /// Whether `extension` has a live binding (the IVR picks agents by it).
+    pub fn is_registered(&self, now: Instant, extension: &str) -> bool {
+        let aor = format!("sip:{extension}@{}", self.domain);
+        !self.registrar.lookup(now, aor.as_bytes()).is_empty()
     }
 
     /// Live registrations (bindings).
@@ -686,15 +708,31 @@ impl SipCore {
                 return self.call_extension(now, id, request, path, &extension);
             }
         }
-        let username = match self
-            .proxy_auth
-            .check(wall, path.remote.ip(), &request, &self.users)
-        {
-            AuthOutcome::Authenticated { username } => username,
-            AuthOutcome::Challenge(r) | AuthOutcome::Forbidden(r) => {
-                return self.respond_with(now, id, r);
+        // The IVR's own socket is trusted (it authenticated the caller it
+        // transfers); everyone else answers the digest challenge.
+        let trusted = self.ivr.as_ref().is_some_and(|ivr| {
+            ivr.addr == path.remote && path.protocol == voip_core::TransportProtocol::Udp
+        });
+        let username = if trusted {
+            match request
+                .from()
+                .and_then(Result::ok)
+                .and_then(|f| user_of(&f.uri))
+            {
+                Some(user) => user,
+                None => return self.respond(now, id, &request, StatusCode::FORBIDDEN),
             }
-            _ => return,
+        } else {
+            match self
+                .proxy_auth
+                .check(wall, path.remote.ip(), &request, &self.users)
+            {
+                AuthOutcome::Authenticated { username } => username,
+                AuthOutcome::Challenge(r) | AuthOutcome::Forbidden(r) => {
+                    return self.respond_with(now, id, r);
+                }
+                _ => return,
+            }
         };
         let from_user = request
             .from()
@@ -748,6 +786,16 @@ impl SipCore {
         let Some(callee) = user_of(&request.uri) else {
             return self.respond(now, id, &request, StatusCode::NOT_FOUND);
         };
+        if let Some(ivr) = self.ivr.clone()
+            && callee == ivr.extension
+            && request.method == Method::Invite
+        {
+            if trusted {
+                // the IVR does not call itself
+                return self.respond(now, id, &request, StatusCode::LOOP_DETECTED);
+            }
+            return self.call_ivr(now, id, request, path, &ivr);
+        }
         self.call_extension(now, id, request, path, &callee);
     }
 
@@ -801,6 +849,27 @@ impl SipCore {
             route: Vec::new(),
         };
         Some((destination, credentials))
+    }
+
+    /// Forwards an INVITE for the IVR extension to the IVR's socket, as to
+    /// any destination (Record-Route and call records as usual).
+    fn call_ivr(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: Request,
+        path: ReplyPath,
+        ivr: &IvrRoute,
+    ) {
+        let Ok(uri) = format!("sip:{}@{}", ivr.extension, ivr.addr).parse::<Uri>() else {
+            return self.respond(now, id, &request, StatusCode::SERVER_INTERNAL_ERROR);
+        };
+        let dest = Destination {
+            uri,
+            target: Target::new(voip_core::TransportProtocol::Udp, ivr.addr),
+            route: Vec::new(),
+        };
+        self.forward(now, id, &request, path, vec![dest], ForkMode::Serial);
     }
 
     /// Forks `request` to every binding of `callee`.
@@ -1044,6 +1113,7 @@ mod tests {
                 trunks,
                 dids,
                 flow_secret: None,
+                ivr: None,
             },
             Rng::seeded(7),
         )

@@ -16,7 +16,7 @@ use voip_sip::proxy::Interface;
 use voip_sip::transport::{TransportConfig, TransportError, Transports};
 
 use super::Counters;
-use super::core::{CoreConfig, CoreStats, SipCore};
+use super::core::{CoreConfig, CoreStats, IvrRoute, SipCore};
 use super::users::Directory;
 use crate::config::Config;
 use crate::store::cdr::CdrSender;
@@ -30,6 +30,8 @@ pub struct Driver {
     core: SipCore,
     listeners: Vec<(TransportProtocol, SocketAddr)>,
     cdr: CdrSender,
+    /// Extensions whose registration the IVR follows, and where to publish it.
+    watched: Option<(Vec<String>, watch::Sender<std::collections::BTreeSet<String>>)>,
 }
 
 /// The listener name used in logs and ports.json, e.g. `sip-udp`.
@@ -118,6 +120,7 @@ impl Driver {
         config: &Config,
         cdr: CdrSender,
         flow_secret: Vec<u8>,
+        ivr: Option<IvrRoute>,
     ) -> Result<Self, Error> {
         let (transports, received) = Transports::bind(transport_config(config)?)
             .await
@@ -149,6 +152,7 @@ impl Driver {
             trunks: config.trunks.clone(),
             dids: config.dids.clone(),
             flow_secret: Some(flow_secret),
+            ivr,
         };
         let core = SipCore::new(core_config, Rng::os()).map_err(|error| {
             Error::Config(format!(
@@ -161,7 +165,37 @@ impl Driver {
             core,
             listeners,
             cdr,
+            watched: None,
         })
+    }
+
+    /// Publishes which of `extensions` are registered to `tx` whenever it
+    /// changes (the IVR picks agents from it).
+    pub fn watch_registrations(
+        &mut self,
+        extensions: Vec<String>,
+        tx: watch::Sender<std::collections::BTreeSet<String>>,
+    ) {
+        self.watched = Some((extensions, tx));
+    }
+
+    fn publish_registrations(&self) {
+        let Some((extensions, tx)) = &self.watched else {
+            return;
+        };
+        let now = Instant::now();
+        let set: std::collections::BTreeSet<String> = extensions
+            .iter()
+            .filter(|e| self.core.is_registered(now, e))
+            .cloned()
+            .collect();
+        tx.send_if_modified(|current| {
+            let changed = *current != set;
+            if changed {
+                *current = set;
+            }
+            changed
+        });
     }
 
     /// The actual bound addresses (port 0 resolved).
@@ -175,6 +209,7 @@ impl Driver {
         let mut last = CoreStats::default();
         // trunk registrations: their first REGISTERs go out right away
         self.core.start(Instant::now());
+        self.publish_registrations();
         loop {
             // what the last event (or start) queued
             while let Some(event) = self.core.poll_call_event() {
@@ -226,6 +261,7 @@ impl Driver {
                 }
             }
             last = export_stats(last, self.core.stats(), &counters);
+            self.publish_registrations();
             counters
                 .registrations
                 .store(self.core.registrations() as u64, Ordering::Relaxed);

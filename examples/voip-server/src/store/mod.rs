@@ -344,6 +344,34 @@ impl Store {
         })
     }
 
+    /// Inserts or updates an `agents` row (the IVR keeps it current).
+    pub async fn upsert_agent(&self, row: &crate::ivr::AgentRow) -> Result<(), StoreError> {
+        execute!(
+            self,
+            "INSERT INTO agents (extension, name, status, current_calls, total_calls, last_call_end) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (extension) DO UPDATE SET \
+             name = excluded.name, status = excluded.status, current_calls = excluded.current_calls, \
+             total_calls = excluded.total_calls, \
+             last_call_end = COALESCE(excluded.last_call_end, agents.last_call_end)",
+            row.extension.clone(),
+            row.name.clone(),
+            row.status.clone(),
+            row.current_calls,
+            row.total_calls,
+            row.last_call_end.map(rfc3339)
+        )?;
+        Ok(())
+    }
+
+    /// Every `agents` row: (extension, status, current_calls, total_calls).
+    pub async fn agents(&self) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
+        Ok(fetch_all!(
+            self,
+            (String, String, i64, i64),
+            "SELECT extension, status, current_calls, total_calls FROM agents ORDER BY extension"
+        )?)
+    }
+
     /// Number of rows in `active_calls`.
     pub async fn active_calls(&self) -> Result<i64, StoreError> {
         let row: Option<(i64,)> =

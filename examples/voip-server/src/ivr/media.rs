@@ -1,0 +1,229 @@
+//! One call's media task: plays prompts as paced PCMU RTP, listens for the
+//! caller's keys (RFC 4733 events and in-band tones), and once the call is
+//! transferred relays RTP between the caller and the agent unchanged.
+//!
+//! The task owns the call's RTP sockets; the IVR server talks to it over a
+//! channel ([`MediaHandle`]) and hears back [`MediaEvent`]s.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+use voip_media::codec::ulaw_decode;
+use voip_media::{DtmfDetector, DtmfDetectorConfig, DtmfReport, Rfc4733Event, Rfc4733Receiver};
+
+use super::rtp::{PCMU, Packetizer, SAMPLES_PER_PACKET, parse};
+
+/// Packet interval.
+pub const PTIME: Duration = Duration::from_millis(20);
+
+/// What the server asks of a media task.
+#[derive(Debug)]
+pub enum MediaCommand {
+    /// Play 8 kHz samples; [`MediaEvent::Finished`] with `token` follows
+    /// unless stopped.
+    Play {
+        /// The audio.
+        samples: Arc<[i16]>,
+        /// Names this playback in the finished event.
+        token: u64,
+    },
+    /// Stop the playback (barge-in).
+    Stop,
+    /// Relay RTP between the caller and an agent from now on.
+    Bridge {
+        /// The agent leg's local socket (the address in our offer).
+        socket: std::net::UdpSocket,
+        /// Where the agent wants RTP.
+        remote: SocketAddr,
+    },
+}
+
+/// What a media task reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// A playback ran to its end.
+    Finished {
+        /// Its token.
+        token: u64,
+    },
+    /// A key from the caller (RFC 4733 or in-band).
+    Digit(DtmfReport),
+}
+
+/// The server's end of a media task; dropping it ends the task (and frees
+/// its ports).
+#[derive(Debug)]
+pub struct MediaHandle {
+    commands: mpsc::UnboundedSender<MediaCommand>,
+}
+
+impl MediaHandle {
+    /// Sends a command; a task that ended ignores it.
+    pub fn send(&self, command: MediaCommand) {
+        let _ = self.commands.send(command);
+    }
+}
+
+/// How the caller's RTP looks, from the SDP offer/answer.
+#[derive(Debug, Clone, Copy)]
+pub struct CallerMedia {
+    /// Where the caller wants RTP (`None`: on hold, send nothing).
+    pub remote: Option<SocketAddr>,
+    /// The telephone-event payload type, if negotiated.
+    pub telephone_event: Option<u8>,
+    /// The telephone-event clock rate.
+    pub telephone_event_rate: u32,
+    /// The first SSRC, sequence number and timestamp to send with.
+    pub start: (u32, u16, u32),
+}
+
+/// Starts the media task of call `call` on `socket`.
+pub fn spawn(
+    call: u64,
+    socket: std::net::UdpSocket,
+    media: CallerMedia,
+    events: mpsc::UnboundedSender<(u64, MediaEvent)>,
+) -> std::io::Result<MediaHandle> {
+    socket.set_nonblocking(true)?;
+    let socket = UdpSocket::from_std(socket)?;
+    let (commands, rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(call, socket, media, rx, events));
+    Ok(MediaHandle { commands })
+}
+
+struct Playback {
+    samples: Arc<[i16]>,
+    position: usize,
+    token: u64,
+}
+
+async fn run(
+    call: u64,
+    caller: UdpSocket,
+    media: CallerMedia,
+    mut commands: mpsc::UnboundedReceiver<MediaCommand>,
+    events: mpsc::UnboundedSender<(u64, MediaEvent)>,
+) {
+    let (ssrc, seq, ts) = media.start;
+    let mut packetizer = Packetizer::new(ssrc, seq, ts, PCMU);
+    let mut playback: Option<Playback> = None;
+    let mut bridge: Option<(UdpSocket, SocketAddr)> = None;
+    let mut rfc4733 = Rfc4733Receiver::new(media.telephone_event_rate);
+    let mut inband = DtmfDetector::new(DtmfDetectorConfig::default(), 8000, Instant::now()).ok();
+    let mut tick = tokio::time::interval(PTIME);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut buf = vec![0u8; 2048];
+    let mut agent_buf = vec![0u8; 2048];
+    let mut sent: u64 = 0;
+    loop {
+        let dtmf_deadline = rfc4733.poll_timeout();
+        tokio::select! {
+            command = commands.recv() => match command {
+                None => break,
+                Some(MediaCommand::Play { samples, token }) => {
+                    packetizer.new_talkspurt();
+                    playback = Some(Playback { samples, position: 0, token });
+                }
+                Some(MediaCommand::Stop) => playback = None,
+                Some(MediaCommand::Bridge { socket, remote }) => {
+                    playback = None;
+                    let socket = socket
+                        .set_nonblocking(true)
+                        .and_then(|()| UdpSocket::from_std(socket));
+                    match socket {
+                        Ok(socket) => bridge = Some((socket, remote)),
+                        Err(error) => tracing::warn!(call, %error, "agent RTP socket unusable"),
+                    }
+                }
+            },
+            _ = tick.tick(), if bridge.is_none() => {
+                let Some(remote) = media.remote else { continue };
+                // a prompt's next 20 ms, or silence between prompts (keeps
+                // the caller's media timeout and NAT binding alive)
+                let packet = match &mut playback {
+                    Some(p) => {
+                        let end = (p.position + SAMPLES_PER_PACKET).min(p.samples.len());
+                        let packet = packetizer.packet(&p.samples[p.position..end]);
+                        p.position = end;
+                        packet
+                    }
+                    None => packetizer.packet(&[0; SAMPLES_PER_PACKET]),
+                };
+                if let Err(error) = caller.send_to(&packet, remote).await {
+                    tracing::debug!(call, %error, "rtp send failed");
+                }
+                sent += 1;
+                if let Some(p) = &playback
+                    && p.position >= p.samples.len()
+                {
+                    let _ = events.send((call, MediaEvent::Finished { token: p.token }));
+                    playback = None;
+                }
+            }
+            received = caller.recv_from(&mut buf) => {
+                let Ok((len, _from)) = received else { continue };
+                let datagram = &buf[..len];
+                if let Some((agent, remote)) = &bridge {
+                    let _ = agent.send_to(datagram, *remote).await;
+                    continue;
+                }
+                let Some(rtp) = parse(datagram) else { continue };
+                let now = Instant::now();
+                if Some(rtp.payload_type) == media.telephone_event {
+                    let _ = rfc4733.handle_packet(now, rtp.timestamp, rtp.payload);
+                } else if rtp.payload_type == PCMU
+                    && let Some(detector) = &mut inband
+                {
+                    let samples: Vec<i16> = rtp.payload.iter().map(|c| ulaw_decode(*c)).collect();
+                    detector.handle_samples(now, &samples);
+                    while let Some(report) = detector.poll_report() {
+                        let _ = events.send((call, MediaEvent::Digit(report)));
+                    }
+                }
+                while let Some(event) = rfc4733.poll_event() {
+                    if let Rfc4733Event::Pressed(report) = event {
+                        let _ = events.send((call, MediaEvent::Digit(report)));
+                    }
+                }
+            }
+            received = recv_from(bridge.as_ref().map(|(s, _)| s), &mut agent_buf) => {
+                let Ok((len, _)) = received else { continue };
+                if let Some(remote) = media.remote {
+                    let _ = caller.send_to(&agent_buf[..len], remote).await;
+                }
+            }
+            () = sleep_until(dtmf_deadline) => {
+                rfc4733.handle_timeout(Instant::now());
+                while let Some(event) = rfc4733.poll_event() {
+                    if let Rfc4733Event::Pressed(report) = event {
+                        let _ = events.send((call, MediaEvent::Digit(report)));
+                    }
+                }
+            }
+        }
+    }
+    tracing::debug!(call, packets = sent, "media task ended");
+}
+
+/// Receives on `socket`, or never when there is none.
+async fn recv_from(
+    socket: Option<&UdpSocket>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
+    match socket {
+        Some(socket) => socket.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `deadline`, or forever when there is none.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

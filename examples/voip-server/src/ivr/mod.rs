@@ -1,0 +1,137 @@
+//! The IVR "media server" inside the reference server (FreeSWITCH and the
+//! Drachtio IVR app of the seed): calls to the IVR extension (`9999`) are
+//! proxied, after the caller's digest authentication, to a SIP user agent
+//! on a loopback socket of its own, which answers, speaks the menu's
+//! prompts (Piper through the TTS cache, espeak-ng when Piper is missing),
+//! takes keys (RFC 4733, SIP INFO, in-band tones), and transfers the caller
+//! to an agent of a group by calling the agent through the proxy and
+//! relaying RTP between the two. See docs/ivr-server.md.
+//!
+//! | file | what |
+//! |---|---|
+//! | [`config`] | `[ivr]` and `[[groups]]` |
+//! | [`groups`] | agent selection: round-robin, longest-idle, fewest-calls, ring-all |
+//! | [`server`] | the UA, the IVR machines, transfers |
+//! | [`media`] | per-call RTP: prompt playback, key detection, the bridge |
+//! | [`rtp`] | PCMU packetizer, RTP header reading, the port pool |
+//! | [`agents_table`] | the `agents` table writer |
+
+pub mod agents_table;
+pub mod config;
+pub mod groups;
+pub mod media;
+pub mod rtp;
+pub mod server;
+
+pub use agents_table::{AgentRow, AgentWriter};
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use voip_ivr::tts::TtsCache;
+use voip_ivr::{InMemoryMenuStore, MenuStore, Prompt};
+
+use crate::error::Error;
+use crate::store::Store;
+use config::IvrSettings;
+use server::{BUSY_PROMPT, IvrParts, IvrServer};
+
+/// Binds the IVR's SIP socket (before the proxy starts, which must know it).
+pub async fn bind(settings: &IvrSettings) -> Result<(UdpSocket, SocketAddr), Error> {
+    let socket = UdpSocket::bind(settings.sip)
+        .await
+        .map_err(|source| Error::Listen {
+            what: "IVR SIP",
+            flag: "[ivr] sip",
+            addr: settings.sip,
+            source,
+        })?;
+    let addr = socket
+        .local_addr()
+        .map_err(|error| Error::Internal(format!("cannot read the IVR address: {error}")))?;
+    Ok((socket, addr))
+}
+
+/// What [`start`] needs besides the settings.
+#[derive(Debug)]
+pub struct Start {
+    /// The bound IVR socket.
+    pub socket: UdpSocket,
+    /// The SIP domain.
+    pub domain: String,
+    /// The proxy's UDP listener.
+    pub proxy: SocketAddr,
+    /// The database (the `agents` table).
+    pub store: Store,
+    /// Registered group members, kept by the SIP driver.
+    pub registered: watch::Receiver<BTreeSet<String>>,
+    /// Display names of the extensions.
+    pub names: HashMap<String, String>,
+    /// Turns true at shutdown.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Loads the menus, opens the TTS cache (prompts are pre-rendered at 8 kHz
+/// in the background) and starts the IVR server.
+pub fn start(settings: IvrSettings, start: Start) -> Result<JoinHandle<()>, Error> {
+    let menus = InMemoryMenuStore::seed()
+        .menu_set()
+        .map_err(|error| Error::Internal(format!("the built-in IVR menu is invalid: {error}")))?;
+    if !menus.contains(&settings.menu) {
+        return Err(Error::Config(format!(
+            "[ivr] menu {:?} does not exist (the built-in menu is \"main\")",
+            settings.menu
+        )));
+    }
+    let menus = Arc::new(menus);
+    let engine = voip_ivr::tts::fallback();
+    let tts = TtsCache::open(&settings.tts_cache, engine).map_err(|error| {
+        Error::Config(format!(
+            "cannot open the TTS cache {}: {error} (set [ivr] tts_cache to a writable directory)",
+            settings.tts_cache.display()
+        ))
+    })?;
+    let tts = Arc::new(tts);
+    tracing::info!(
+        extension = %settings.extension,
+        engine = tts.engine().name(),
+        rtp = ?settings.rtp_ports,
+        "ivr enabled"
+    );
+    {
+        let tts = tts.clone();
+        let menus = menus.clone();
+        tokio::task::spawn_blocking(move || {
+            let report = tts.prerender(&menus, Some(8000));
+            let busy = tts.render_prompt(&Prompt::tts(BUSY_PROMPT), Some(8000));
+            for (text, error) in &report.failed {
+                tracing::warn!(%text, %error, "ivr prompt not pre-rendered");
+            }
+            if let Some(Err(error)) = busy {
+                tracing::warn!(%error, "ivr busy prompt not pre-rendered");
+            }
+            tracing::info!(
+                rendered = report.rendered,
+                cached = report.cached,
+                "ivr prompts ready"
+            );
+        });
+    }
+    let server = IvrServer::new(IvrParts {
+        settings,
+        domain: start.domain,
+        socket: start.socket,
+        proxy: start.proxy,
+        menus,
+        tts,
+        registered: start.registered,
+        writer: AgentWriter::spawn(start.store),
+        names: start.names,
+    })
+    .map_err(Error::Internal)?;
+    Ok(tokio::spawn(server.run(start.shutdown)))
+}

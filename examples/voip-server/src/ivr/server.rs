@@ -1,0 +1,925 @@
+//! The IVR media server: a SIP user agent ([`Ua`]) on its own loopback
+//! socket behind the proxy, one [`Ivr`] machine and one media task per
+//! call, and the transfer to an agent group.
+//!
+//! ```text
+//! caller ─INVITE 9999─► SipCore (407, Record-Route, CDR) ─► IvrServer (Ua)
+//!        ◄──── 200 + SDP (PCMU, telephone-event) ────────┘
+//!        ◄════ prompt RTP (20 ms PCMU) ═══ media task ◄── TtsCache (8 kHz)
+//!        ════ RFC 4733 / in-band / INFO keys ═══► Ivr::handle_digit
+//! Transfer(group) ─► Agents::pick ─► INVITE sip:<agent>@<domain> ─► SipCore
+//!   (trusted source: no 407) ─► agent; 200 ─► media task relays RTP both ways
+//! BYE from either side ─► BYE to the other
+//! ```
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+use voip_core::{Receive, Rng, TransportProtocol};
+use voip_ivr::tts::TtsCache;
+use voip_ivr::{Event, FinishReason, Ivr, IvrConfig, MenuSet, Prompt, Target, Variables};
+use voip_media::{
+    DtmfDeduper, DtmfReport, DtmfSource, InfoDtmf, LocalMedia, SdpCodec, SdpConfig, SdpSession,
+};
+use voip_sip::dialog::DialogId;
+use voip_sip::transaction::Target as SipTarget;
+use voip_sip::ua::{Body, InviteOptions, RequestId, TerminationCause, Ua, UaConfig, UaEvent};
+use voip_sip::{Request, StatusCode, Uri};
+
+use super::agents_table::{AgentRow, AgentWriter};
+use super::config::IvrSettings;
+use super::groups::{Agents, Group, Strategy};
+use super::media::{self, CallerMedia, MediaCommand, MediaEvent, MediaHandle};
+use super::rtp::PortPool;
+
+/// Said when no agent of the group can take the call.
+pub const BUSY_PROMPT: &str = "All our agents are busy. Please call again later. Goodbye.";
+
+/// A rendered prompt (or why not) for a call's playback token.
+type Render = (u64, u64, Result<Arc<[i16]>, String>);
+
+/// What happens to a call after the menu.
+#[derive(Debug)]
+enum Stage {
+    /// In the menu.
+    Menu,
+    /// Ringing agents.
+    Ringing {
+        /// The group (a one-member group for an extension).
+        group: Group,
+        /// Agents already rung.
+        tried: Vec<String>,
+        /// Outstanding INVITEs.
+        legs: Vec<AgentLeg>,
+        /// When to give up on them.
+        until: Instant,
+    },
+    /// Talking to an agent.
+    Bridged {
+        /// The agent's dialog.
+        dialog: DialogId,
+        /// Its extension.
+        agent: String,
+    },
+    /// Saying the busy prompt, then hanging up.
+    Closing,
+    /// BYE sent or received; waiting for the dialogs to end.
+    Ended,
+}
+
+/// One INVITE to an agent.
+#[derive(Debug)]
+struct AgentLeg {
+    request: RequestId,
+    agent: String,
+    socket: std::net::UdpSocket,
+    sdp: SdpSession,
+}
+
+#[derive(Debug)]
+struct Call {
+    caller_dialog: DialogId,
+    caller: String,
+    ivr: Ivr,
+    media: MediaHandle,
+    dedupe: DtmfDeduper,
+    /// The playback the media task may report finished.
+    token: u64,
+    stage: Stage,
+}
+
+/// The IVR server (see the module docs).
+#[derive(Debug)]
+pub struct IvrServer {
+    settings: IvrSettings,
+    domain: String,
+    socket: UdpSocket,
+    local: SocketAddr,
+    ua: Ua,
+    rng: Rng,
+    menus: Arc<MenuSet>,
+    tts: Arc<TtsCache>,
+    pool: PortPool,
+    agents: Agents,
+    registered: watch::Receiver<BTreeSet<String>>,
+    writer: AgentWriter,
+    names: HashMap<String, String>,
+    calls: HashMap<u64, Call>,
+    dialogs: HashMap<DialogId, u64>,
+    requests: HashMap<RequestId, u64>,
+    next_call: u64,
+    media_tx: mpsc::UnboundedSender<(u64, MediaEvent)>,
+    media_rx: mpsc::UnboundedReceiver<(u64, MediaEvent)>,
+    render_tx: mpsc::UnboundedSender<Render>,
+    render_rx: mpsc::UnboundedReceiver<Render>,
+}
+
+/// Everything [`IvrServer::new`] needs.
+#[derive(Debug)]
+pub struct IvrParts {
+    /// The settings.
+    pub settings: IvrSettings,
+    /// The SIP domain (agents are `sip:<ext>@<domain>`).
+    pub domain: String,
+    /// The IVR's bound SIP socket.
+    pub socket: UdpSocket,
+    /// The proxy's UDP listener.
+    pub proxy: SocketAddr,
+    /// The menus.
+    pub menus: Arc<MenuSet>,
+    /// The prompt cache.
+    pub tts: Arc<TtsCache>,
+    /// Registered agents, from the SIP driver.
+    pub registered: watch::Receiver<BTreeSet<String>>,
+    /// Writes the `agents` table.
+    pub writer: AgentWriter,
+    /// Display names of the extensions.
+    pub names: HashMap<String, String>,
+}
+
+impl IvrServer {
+    /// A server on `parts.socket`.
+    pub fn new(parts: IvrParts) -> Result<Self, String> {
+        let local = parts
+            .socket
+            .local_addr()
+            .map_err(|e| format!("cannot read the IVR socket address: {e}"))?;
+        let contact: Uri = format!("sip:{}@{local}", parts.settings.extension)
+            .parse()
+            .map_err(|_| format!("bad IVR contact for {local}"))?;
+        let config = UaConfig::new(local, contact)
+            .outbound_proxy(SipTarget::new(TransportProtocol::Udp, parts.proxy))
+            .session_timer(None, 90);
+        let config = config.build().map_err(|e| e.to_string())?;
+        let mut rng = Rng::os();
+        let ua = Ua::new(config, Rng::seeded(rng.next_u64()));
+        let (low, high) = parts.settings.rtp_ports;
+        let pool = PortPool::new(parts.settings.media_ip, low, high);
+        let (media_tx, media_rx) = mpsc::unbounded_channel();
+        let (render_tx, render_rx) = mpsc::unbounded_channel();
+        Ok(Self {
+            domain: parts.domain,
+            socket: parts.socket,
+            local,
+            ua,
+            rng,
+            menus: parts.menus,
+            tts: parts.tts,
+            pool,
+            agents: Agents::default(),
+            registered: parts.registered,
+            writer: parts.writer,
+            names: parts.names,
+            calls: HashMap::new(),
+            dialogs: HashMap::new(),
+            requests: HashMap::new(),
+            next_call: 1,
+            media_tx,
+            media_rx,
+            render_tx,
+            render_rx,
+            settings: parts.settings,
+        })
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut buf = vec![0u8; 65_535];
+        self.publish_registrations();
+        loop {
+            self.flush().await;
+            let deadline = self.next_deadline();
+            tokio::select! {
+                received = self.socket.recv_from(&mut buf) => {
+                    let Ok((len, source)) = received else { continue };
+                    let rx = Receive {
+                        protocol: TransportProtocol::Udp,
+                        source,
+                        destination: self.local,
+                        connection: None,
+                        contents: Bytes::copy_from_slice(&buf[..len]),
+                    };
+                    self.ua.handle_receive(Instant::now(), rx);
+                }
+                () = sleep_until(deadline) => self.handle_timeout(Instant::now()),
+                Some((call, event)) = self.media_rx.recv() => self.on_media(Instant::now(), call, event),
+                Some((call, token, result)) = self.render_rx.recv() => self.on_rendered(Instant::now(), call, token, result),
+                changed = self.registered.changed() => {
+                    if changed.is_err() { break; }
+                    self.publish_registrations();
+                }
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() { break; }
+                }
+            }
+            self.drain_ua(Instant::now());
+        }
+        // hang up what is still up
+        let now = Instant::now();
+        let dialogs: Vec<DialogId> = self.dialogs.keys().copied().collect();
+        for dialog in dialogs {
+            let _ = self.ua.bye(now, dialog);
+        }
+        self.flush().await;
+    }
+
+    async fn flush(&mut self) {
+        while let Some(transmit) = self.ua.poll_transmit() {
+            if let Err(error) = self
+                .socket
+                .send_to(&transmit.contents, transmit.destination)
+                .await
+            {
+                tracing::debug!(%error, destination = %transmit.destination, "ivr sip send failed");
+            }
+        }
+    }
+
+    fn next_deadline(&mut self) -> Option<Instant> {
+        let calls = self.calls.values().flat_map(|c| {
+            let ring = match &c.stage {
+                Stage::Ringing { until, .. } => Some(*until),
+                _ => None,
+            };
+            [c.ivr.poll_timeout(), ring]
+        });
+        calls.chain([self.ua.poll_timeout()]).flatten().min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if self.ua.poll_timeout().is_some_and(|at| at <= now) {
+            self.ua.handle_timeout(now);
+        }
+        let ids: Vec<u64> = self.calls.keys().copied().collect();
+        for id in ids {
+            let Some(call) = self.calls.get_mut(&id) else {
+                continue;
+            };
+            if call.ivr.poll_timeout().is_some_and(|at| at <= now) {
+                call.ivr.handle_timeout(now);
+            }
+            let ring_over = matches!(&call.stage, Stage::Ringing { until, .. } if *until <= now);
+            if ring_over {
+                tracing::info!(call = id, "no agent answered in time");
+                self.cancel_ringing(now, id);
+                self.try_next_agent(now, id);
+            }
+            self.drain_ivr(now, id);
+        }
+    }
+
+    fn drain_ua(&mut self, now: Instant) {
+        while let Some(event) = self.ua.poll_event() {
+            match event {
+                UaEvent::IncomingCall {
+                    dialog, request, ..
+                } => self.incoming(now, dialog, &request),
+                UaEvent::Info {
+                    dialog,
+                    id,
+                    request,
+                } => self.info(now, dialog, id, &request),
+                UaEvent::Answered {
+                    request,
+                    dialog,
+                    body,
+                    ..
+                } => self.agent_answered(now, request, dialog, body),
+                UaEvent::CallFailed {
+                    request, status, ..
+                } => self.agent_failed(now, request, status),
+                UaEvent::Terminated { dialog, cause } => self.terminated(now, dialog, cause),
+                UaEvent::Reoffer { id, .. } => {
+                    // hold and re-negotiation are not handled: keep the session
+                    let _ = self
+                        .ua
+                        .respond(now, id, StatusCode::NOT_ACCEPTABLE_HERE, None);
+                }
+                UaEvent::Message { id, .. } | UaEvent::TransferRequested { id, .. } => {
+                    let _ = self.ua.respond(now, id, StatusCode::NOT_IMPLEMENTED, None);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// An INVITE to the IVR: answer with our SDP and start the menu.
+    fn incoming(&mut self, now: Instant, dialog: DialogId, request: &Request) {
+        let caller = request
+            .from()
+            .and_then(Result::ok)
+            .and_then(|f| f.uri.as_sip().and_then(|s| s.user.clone()))
+            .map(|u| String::from_utf8_lossy(&u).into_owned())
+            .unwrap_or_default();
+        let socket = match self.pool.bind() {
+            Ok(socket) => socket,
+            Err(error) => {
+                tracing::error!("ivr call refused: {error}");
+                let _ = self
+                    .ua
+                    .answer(now, dialog, StatusCode::SERVICE_UNAVAILABLE, None);
+                return;
+            }
+        };
+        let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+        let mut sdp = self.sdp_session(port);
+        let answer = match answer_offer(&mut sdp, &request.body) {
+            Ok(answer) => answer,
+            Err(reason) => {
+                tracing::info!(%caller, "ivr call refused: {reason}");
+                let _ = self
+                    .ua
+                    .answer(now, dialog, StatusCode::NOT_ACCEPTABLE_HERE, None);
+                return;
+            }
+        };
+        let id = self.next_call;
+        self.next_call += 1;
+        let media = match media::spawn(
+            id,
+            socket,
+            answer.media(&mut self.rng),
+            self.media_tx.clone(),
+        ) {
+            Ok(media) => media,
+            Err(error) => {
+                tracing::warn!(%error, "ivr media task not started");
+                let _ = self
+                    .ua
+                    .answer(now, dialog, StatusCode::SERVER_INTERNAL_ERROR, None);
+                return;
+            }
+        };
+        if let Err(error) = self
+            .ua
+            .answer(now, dialog, StatusCode::OK, Some(Body::sdp(answer.sdp)))
+        {
+            tracing::warn!(%error, "ivr answer not sent");
+            return;
+        }
+        let mut ivr = Ivr::new(
+            IvrConfig::default(),
+            self.menus.clone(),
+            Variables::new(caller.clone(), self.settings.extension.clone()),
+        );
+        if let Err(error) = ivr.start_menu(now, &self.settings.menu) {
+            tracing::warn!(%error, menu = %self.settings.menu, "ivr menu did not start");
+        }
+        tracing::info!(call = id, %caller, rtp = port, "ivr call answered");
+        self.dialogs.insert(dialog, id);
+        self.calls.insert(
+            id,
+            Call {
+                caller_dialog: dialog,
+                caller,
+                ivr,
+                media,
+                dedupe: DtmfDeduper::default(),
+                token: 0,
+                stage: Stage::Menu,
+            },
+        );
+        self.drain_ivr(now, id);
+    }
+
+    fn sdp_session(&mut self, port: u16) -> SdpSession {
+        let media = LocalMedia {
+            rtcp_mux: false,
+            ..LocalMedia::audio(port, vec![SdpCodec::pcmu()])
+        };
+        let session_id = u64::from(self.rng.next_u32());
+        SdpSession::new(SdpConfig::new(
+            self.settings.media_ip,
+            session_id,
+            vec![media],
+        ))
+    }
+
+    /// A SIP INFO carrying a key (`application/dtmf-relay` or `application/dtmf`).
+    fn info(
+        &mut self,
+        now: Instant,
+        dialog: DialogId,
+        id: voip_sip::transaction::TransactionId,
+        request: &Request,
+    ) {
+        let content_type = request
+            .headers
+            .get(&voip_sip::Known::ContentType.into())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default();
+        match InfoDtmf::parse(&content_type, &request.body) {
+            Ok(info) => {
+                let _ = self.ua.respond(now, id, StatusCode::OK, None);
+                if let Some(call) = self.dialogs.get(&dialog).copied() {
+                    let report = DtmfReport {
+                        digit: info.digit,
+                        source: DtmfSource::SipInfo,
+                        at: now,
+                    };
+                    self.on_media(now, call, MediaEvent::Digit(report));
+                }
+            }
+            Err(error) => {
+                let status = StatusCode::new(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                let _ = self.ua.respond(now, id, status, None);
+            }
+        }
+    }
+
+    fn on_media(&mut self, now: Instant, id: u64, event: MediaEvent) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        match event {
+            MediaEvent::Finished { token } if token == call.token => {
+                if matches!(call.stage, Stage::Closing) {
+                    call.stage = Stage::Ended;
+                    let _ = self.ua.bye(now, call.caller_dialog);
+                    return;
+                }
+                call.ivr.handle_playback_finished(now);
+            }
+            MediaEvent::Finished { .. } => {}
+            MediaEvent::Digit(report) => {
+                if !call.dedupe.handle_report(report) || !matches!(call.stage, Stage::Menu) {
+                    return;
+                }
+                tracing::info!(call = id, digit = %report.digit, source = ?report.source, "ivr key");
+                call.ivr.handle_digit(now, report.digit.as_char());
+            }
+        }
+        self.drain_ivr(now, id);
+    }
+
+    fn drain_ivr(&mut self, now: Instant, id: u64) {
+        loop {
+            let Some(call) = self.calls.get_mut(&id) else {
+                return;
+            };
+            let Some(event) = call.ivr.poll_event() else {
+                return;
+            };
+            match event {
+                Event::Play(prompt) => self.play(id, &prompt),
+                Event::StopPlayback => {
+                    call.token += 1;
+                    call.media.send(MediaCommand::Stop);
+                }
+                Event::Transfer(target) => self.transfer(now, id, target),
+                Event::Hangup => {
+                    call.stage = Stage::Ended;
+                    let _ = self.ua.bye(now, call.caller_dialog);
+                }
+                Event::Webhook { url, .. } => {
+                    // the reference server has no webhook client yet
+                    call.ivr.handle_webhook_response(
+                        now,
+                        Err(format!("webhooks are not enabled in voip-server ({url})")),
+                    );
+                }
+                Event::MenuEntered { menu_id } => tracing::debug!(call = id, %menu_id, "ivr menu"),
+                Event::Finished { reason } => {
+                    tracing::info!(call = id, ?reason, "ivr session finished");
+                    if reason != FinishReason::Transferred && matches!(call.stage, Stage::Menu) {
+                        call.stage = Stage::Ended;
+                        let _ = self.ua.bye(now, call.caller_dialog);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Renders `prompt` on a blocking thread; the media task plays it when done.
+    fn play(&mut self, id: u64, prompt: &Prompt) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.token += 1;
+        let token = call.token;
+        let tts = self.tts.clone();
+        let prompt = prompt.clone();
+        let tx = self.render_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = match tts.render_prompt(&prompt, Some(8000)) {
+                Some(Ok(rendered)) => Ok(Arc::from(rendered.audio.samples)),
+                Some(Err(error)) => Err(error.to_string()),
+                None => Err(format!(
+                    "cannot play {prompt:?}: only spoken prompts are supported"
+                )),
+            };
+            let _ = tx.send((id, token, result));
+        });
+    }
+
+    fn on_rendered(
+        &mut self,
+        now: Instant,
+        id: u64,
+        token: u64,
+        result: Result<Arc<[i16]>, String>,
+    ) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if token != call.token {
+            return; // stopped before it was ready
+        }
+        match result {
+            Ok(samples) => call.media.send(MediaCommand::Play { samples, token }),
+            Err(error) => {
+                tracing::warn!(call = id, %error, "prompt not rendered; skipped");
+                self.on_media(now, id, MediaEvent::Finished { token });
+            }
+        }
+    }
+
+    fn transfer(&mut self, now: Instant, id: u64, target: Target) {
+        let group = match &target {
+            Target::Group(name) => self
+                .settings
+                .groups
+                .iter()
+                .find(|g| &g.name == name)
+                .cloned(),
+            Target::Extension(ext) => Some(Group {
+                name: format!("extension {ext}"),
+                strategy: Strategy::RoundRobin,
+                members: vec![ext.clone()],
+            }),
+            _ => None,
+        };
+        let Some(group) = group else {
+            tracing::warn!(
+                call = id,
+                ?target,
+                "transfer target not configured (add a [[groups]] table)"
+            );
+            return self.say_busy(id);
+        };
+        tracing::info!(call = id, group = %group.name, "transferring");
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.stage = Stage::Ringing {
+                group,
+                tried: Vec::new(),
+                legs: Vec::new(),
+                until: now,
+            };
+        }
+        self.try_next_agent(now, id);
+    }
+
+    /// Rings the next agent(s) of the call's group, or says the busy prompt.
+    fn try_next_agent(&mut self, now: Instant, id: u64) {
+        let registered = self.registered.borrow().clone();
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Stage::Ringing { group, tried, .. } = &mut call.stage else {
+            return;
+        };
+        let picks = self.agents.pick(group, |m| registered.contains(m), tried);
+        tried.extend(picks.iter().cloned());
+        let caller = call.caller.clone();
+        let mut legs = Vec::new();
+        for agent in picks {
+            match self.invite_agent(now, &caller, &agent) {
+                Ok(leg) => legs.push(leg),
+                Err(error) => tracing::warn!(call = id, %agent, "agent not called: {error}"),
+            }
+        }
+        if legs.is_empty() {
+            tracing::info!(call = id, "no agent available");
+            return self.say_busy(id);
+        }
+        for leg in &legs {
+            self.agents.ringing(&leg.agent);
+            self.requests.insert(leg.request, id);
+            self.write_agent(&leg.agent);
+        }
+        let ring = self.settings.ring_timeout;
+        if let Some(Stage::Ringing {
+            legs: held, until, ..
+        }) = self.calls.get_mut(&id).map(|c| &mut c.stage)
+        {
+            *held = legs;
+            *until = now + ring;
+        }
+    }
+
+    fn invite_agent(
+        &mut self,
+        now: Instant,
+        caller: &str,
+        agent: &str,
+    ) -> Result<AgentLeg, String> {
+        let socket = self.pool.bind().map_err(|e| e.to_string())?;
+        let port = socket.local_addr().map_err(|e| e.to_string())?.port();
+        let mut sdp = self.sdp_session(port);
+        let offer = sdp.create_offer().map_err(|e| e.to_string())?;
+        let uri = |text: String| text.parse::<Uri>().map_err(|_| format!("bad uri {text}"));
+        let from = uri(format!("sip:{}@{}", self.settings.extension, self.domain))?;
+        let to = uri(format!("sip:{agent}@{}", self.domain))?;
+        let mut options = InviteOptions::new(from, to).body(Body::sdp(offer));
+        // the agent sees who is calling
+        if !caller.is_empty()
+            && caller
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+')
+        {
+            options.from.display_name = Some(Bytes::from(format!("\"{caller}\"")));
+        }
+        let request = self.ua.invite(now, options).map_err(|e| e.to_string())?;
+        tracing::info!(%agent, "ringing agent");
+        Ok(AgentLeg {
+            request,
+            agent: agent.to_owned(),
+            socket,
+            sdp,
+        })
+    }
+
+    fn agent_answered(
+        &mut self,
+        now: Instant,
+        request: RequestId,
+        dialog: DialogId,
+        body: Option<Body>,
+    ) {
+        let Some(id) = self.requests.remove(&request) else {
+            let _ = self.ua.bye(now, dialog);
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            let _ = self.ua.bye(now, dialog);
+            return;
+        };
+        let Stage::Ringing { legs, .. } = &mut call.stage else {
+            // a second agent of a ring-all answered too late
+            let _ = self.ua.bye(now, dialog);
+            return;
+        };
+        let Some(index) = legs.iter().position(|l| l.request == request) else {
+            let _ = self.ua.bye(now, dialog);
+            return;
+        };
+        let mut leg = legs.remove(index);
+        let others: Vec<AgentLeg> = std::mem::take(legs);
+        let remote = body
+            .as_ref()
+            .and_then(|b| leg.sdp.handle_answer(&b.data).ok())
+            .and_then(|n| n.first().filter(|m| m.accepted).and_then(|m| m.remote_rtp));
+        let agent = leg.agent.clone();
+        match remote {
+            Some(remote) => {
+                call.media.send(MediaCommand::Bridge {
+                    socket: leg.socket,
+                    remote,
+                });
+                call.stage = Stage::Bridged {
+                    dialog,
+                    agent: agent.clone(),
+                };
+                self.dialogs.insert(dialog, id);
+                self.agents.answered(&agent);
+                tracing::info!(call = id, %agent, %remote, "agent answered; bridged");
+            }
+            None => {
+                tracing::warn!(call = id, %agent, "agent answered without a usable SDP answer");
+                let _ = self.ua.bye(now, dialog);
+                self.agents.ended(&agent, now, false);
+                call.stage = Stage::Ended;
+                let _ = self.ua.bye(now, call.caller_dialog);
+            }
+        }
+        self.write_agent(&agent);
+        for other in others {
+            self.requests.remove(&other.request);
+            let _ = self.ua.cancel(now, other.request);
+            self.agents.ended(&other.agent, now, false);
+            self.write_agent(&other.agent);
+        }
+    }
+
+    fn agent_failed(&mut self, now: Instant, request: RequestId, status: StatusCode) {
+        let Some(id) = self.requests.remove(&request) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Stage::Ringing { legs, .. } = &mut call.stage else {
+            return;
+        };
+        let Some(index) = legs.iter().position(|l| l.request == request) else {
+            return;
+        };
+        let leg = legs.remove(index);
+        let left = legs.len();
+        tracing::info!(call = id, agent = %leg.agent, %status, "agent did not answer");
+        self.agents.ended(&leg.agent, now, false);
+        self.write_agent(&leg.agent);
+        if left == 0 {
+            self.try_next_agent(now, id);
+        }
+    }
+
+    fn cancel_ringing(&mut self, now: Instant, id: u64) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Stage::Ringing { legs, .. } = &mut call.stage else {
+            return;
+        };
+        for leg in std::mem::take(legs) {
+            self.requests.remove(&leg.request);
+            let _ = self.ua.cancel(now, leg.request);
+            self.agents.ended(&leg.agent, now, false);
+            self.write_agent(&leg.agent);
+        }
+    }
+
+    fn terminated(&mut self, now: Instant, dialog: DialogId, cause: TerminationCause) {
+        let Some(id) = self.dialogs.remove(&dialog) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.caller_dialog == dialog {
+            tracing::info!(call = id, ?cause, "caller left");
+            call.ivr.handle_hangup(now);
+            self.cancel_ringing(now, id);
+            if let Some(call) = self.calls.remove(&id)
+                && let Stage::Bridged {
+                    dialog: agent_dialog,
+                    agent,
+                } = call.stage
+            {
+                let _ = self.ua.bye(now, agent_dialog);
+                self.dialogs.remove(&agent_dialog);
+                self.agents.ended(&agent, now, true);
+                self.write_agent(&agent);
+            }
+            return;
+        }
+        // the agent's dialog ended: hang up the caller
+        let caller_dialog = call.caller_dialog;
+        let stage = std::mem::replace(&mut call.stage, Stage::Ended);
+        if let Stage::Bridged { agent, .. } = stage {
+            tracing::info!(call = id, %agent, ?cause, "agent left");
+            self.agents.ended(&agent, now, true);
+            self.write_agent(&agent);
+        }
+        let _ = self.ua.bye(now, caller_dialog);
+    }
+
+    fn say_busy(&mut self, id: u64) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.stage = Stage::Closing;
+        }
+        self.play(id, &Prompt::tts(BUSY_PROMPT));
+    }
+
+    /// Writes every group member's row (status online/offline/busy).
+    fn publish_registrations(&mut self) {
+        let members: BTreeSet<String> = self
+            .settings
+            .groups
+            .iter()
+            .flat_map(|g| g.members.iter().cloned())
+            .collect();
+        for member in members {
+            self.write_agent(&member);
+        }
+    }
+
+    fn write_agent(&self, extension: &str) {
+        let stats = self.agents.stats(extension);
+        let registered = self.registered.borrow().contains(extension);
+        let status = match (registered, stats.current_calls) {
+            (_, n) if n > 0 => "busy",
+            (true, _) => "online",
+            (false, _) => "offline",
+        };
+        let last_call_end = stats
+            .last_call_end
+            .map(|at| SystemTime::now() - Instant::now().saturating_duration_since(at));
+        self.writer.send(AgentRow {
+            extension: extension.to_owned(),
+            name: self
+                .names
+                .get(extension)
+                .cloned()
+                .unwrap_or_else(|| extension.to_owned()),
+            status: status.to_owned(),
+            current_calls: i64::from(stats.current_calls),
+            total_calls: stats.total_calls as i64,
+            last_call_end,
+        });
+    }
+}
+
+/// Our answer to a caller's offer and what the media task needs.
+#[derive(Debug)]
+struct Answer {
+    sdp: Bytes,
+    remote: Option<SocketAddr>,
+    telephone_event: Option<(u8, u32)>,
+}
+
+impl Answer {
+    fn media(&self, rng: &mut Rng) -> CallerMedia {
+        CallerMedia {
+            remote: self.remote,
+            telephone_event: self.telephone_event.map(|t| t.0),
+            telephone_event_rate: self.telephone_event.map_or(8000, |t| t.1),
+            start: (rng.next_u32(), rng.next_u32() as u16, rng.next_u32()),
+        }
+    }
+}
+
+/// Answers `offer` with PCMU (and telephone-event when offered); refuses
+/// an INVITE without offer or without PCMU.
+fn answer_offer(sdp: &mut SdpSession, offer: &[u8]) -> Result<Answer, String> {
+    if offer.is_empty() {
+        return Err("no SDP offer in the INVITE (late offer is not supported)".into());
+    }
+    let negotiated = sdp.handle_offer(offer).map_err(|e| e.to_string())?;
+    let audio = negotiated
+        .iter()
+        .find(|m| m.accepted && m.kind == "audio")
+        .ok_or("no audio stream we can take")?;
+    if audio
+        .send_codec()
+        .is_none_or(|c| c.name.to_ascii_uppercase() != "PCMU")
+    {
+        return Err("PCMU not offered".into());
+    }
+    let remote = audio.remote_rtp;
+    let telephone_event = audio
+        .telephone_event_for(8000)
+        .map(|t| (t.payload_type, t.clock_rate));
+    let body = sdp.create_answer().map_err(|e| e.to_string())?;
+    Ok(Answer {
+        sdp: body,
+        remote,
+        telephone_event,
+    })
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFFER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\n\
+        c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\n\
+        a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n";
+
+    fn session(port: u16) -> SdpSession {
+        let media = LocalMedia {
+            rtcp_mux: false,
+            ..LocalMedia::audio(port, vec![SdpCodec::pcmu()])
+        };
+        SdpSession::new(SdpConfig::new([127, 0, 0, 1].into(), 7, vec![media]))
+    }
+
+    #[test]
+    fn answers_pcmu_with_the_callers_telephone_event_type() {
+        let mut sdp = session(30002);
+        let answer = answer_offer(&mut sdp, OFFER.as_bytes()).unwrap();
+        let text = String::from_utf8_lossy(&answer.sdp).into_owned();
+        assert!(text.contains("m=audio 30002 RTP/AVP 0 101"), "{text}");
+        assert!(text.contains("c=IN IP4 127.0.0.1"), "{text}");
+        assert_eq!(answer.remote, Some("127.0.0.1:6000".parse().unwrap()));
+        assert_eq!(answer.telephone_event, Some((101, 8000)));
+    }
+
+    #[test]
+    fn refuses_offers_without_pcmu_or_sdp() {
+        let mut sdp = session(30002);
+        let pcma = OFFER
+            .replace("RTP/AVP 0 101", "RTP/AVP 8")
+            .replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000");
+        assert!(answer_offer(&mut sdp, pcma.as_bytes()).is_err());
+        let mut sdp = session(30002);
+        assert!(
+            answer_offer(&mut sdp, b"")
+                .unwrap_err()
+                .contains("late offer")
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! Issue 6 end to end: a caller dials 9999, hears the welcome prompt,
+//! presses 1 and is transferred to a sales agent; every call leaves a CDR.
+//!
+//! - the server runs with `[ivr]` and a `[[groups]]` sales = [1002];
+//! - 1002 is a registered sipp UAS (the agent), 1001 a registered sipp UAC
+//!   running tests/sipp/ivr_caller.xml: INVITE 9999 (407 digest), ACK,
+//!   3 s of prompt, key 1 from sipp's RFC 2833 capture, 9 s on the line, BYE;
+//! - the caller's SDP names a media port this test binds itself: it
+//!   counts the RTP packets of the prompt that carry speech (sipp 3.6
+//!   cannot check received audio);
+//! - the agent's sipp counts the call as successful (INVITE, 200, ACK,
+//!   BYE from the IVR when the caller hung up, 200);
+//! - GET /api/calls shows 1001 → 9999 and 9999 → 1002, both completed.
+//!
+//! `cargo build --release -p voip-server && cargo test -p voip-tests --test ivr_9999 -- --ignored --nocapture`
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::UdpSocket;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use voip_tests::sipp::{Sipp, register, scenario, start_callee, stat};
+use voip_tests::{Server, TEST_USERS, free_udp_port, http_get, require_program, strings, wait_for};
+
+const IVR_CONFIG: &str = r#"
+[ivr]
+extension = "9999"
+rtp_ports = "34000-34200"
+ring_timeout_seconds = 10
+
+[[groups]]
+name = "sales"
+strategy = "round-robin"
+members = ["1002"]
+"#;
+
+/// G.711 µ-law to linear (ITU-T G.711), to tell speech from silence.
+fn ulaw(code: u8) -> i32 {
+    let c = !code;
+    let exponent = i32::from((c >> 4) & 7);
+    let mantissa = i32::from(c & 0x0f);
+    let magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
+    if c & 0x80 != 0 { -magnitude } else { magnitude }
+}
+
+/// Counts PCMU packets (all, and those whose loudest sample is above
+/// -30 dBFS) arriving on `socket` until `stop`.
+fn count_rtp(
+    socket: UdpSocket,
+    stop: Arc<AtomicBool>,
+    all: Arc<AtomicU64>,
+    speech: Arc<AtomicU64>,
+) {
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(len) = socket.recv(&mut buf) else {
+            continue;
+        };
+        let packet = &buf[..len];
+        if len <= 12 || packet[0] >> 6 != 2 || packet[1] & 0x7f != 0 {
+            continue;
+        }
+        all.fetch_add(1, Ordering::Relaxed);
+        let header = 12 + 4 * usize::from(packet[0] & 0x0f);
+        let peak = packet[header..]
+            .iter()
+            .map(|c| ulaw(*c).abs())
+            .max()
+            .unwrap_or(0);
+        if peak > 1000 {
+            speech.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the release voip-server binary, sipp and espeak-ng or Piper; run with --ignored"]
+fn caller_hears_prompt_presses_1_and_reaches_sales() {
+    if !require_program("sipp") {
+        return;
+    }
+    let config = format!("{TEST_USERS}{IVR_CONFIG}");
+    let mut server = Server::start_with_config(&config);
+    let (caller_port, agent_port) = (free_udp_port(), free_udp_port());
+    let agent = start_callee(&mut server, agent_port, 0);
+    register(&mut server, "1001", caller_port);
+    // the agent's registration reaches the IVR's view
+    let online = wait_for(Duration::from_secs(10), || {
+        let (_, body) = http_get(server.addr("http"), "/api/agents");
+        body.contains("\"extension\":\"1002\",\"status\":\"online\"")
+            .then_some(())
+    });
+    assert!(
+        online.is_some(),
+        "agent 1002 not online: {}",
+        http_get(server.addr("http"), "/api/agents").1
+    );
+
+    // the caller's media port: this test listens there
+    let media = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let rtp_port = media.local_addr().unwrap().port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (all, speech) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let counter = {
+        let (stop, all, speech) = (stop.clone(), all.clone(), speech.clone());
+        std::thread::spawn(move || count_rtp(media, stop, all, speech))
+    };
+
+    let uac = Sipp::spawn(
+        "ivr-caller-1001",
+        server.addr("sip-udp"),
+        &scenario("ivr_caller.xml"),
+        &strings(&[
+            "-key",
+            "ext",
+            "1001",
+            "-key",
+            "pass",
+            "secret1001",
+            "-key",
+            "rtp_port",
+            &rtp_port.to_string(),
+            "-auth_uri",
+            "9999@localhost",
+            "-p",
+            &caller_port.to_string(),
+            "-m",
+            "1",
+            "-recv_timeout",
+            "30s",
+            "-timeout",
+            "60s",
+            "-timeout_error",
+        ]),
+    );
+    let run = uac.wait(Duration::from_secs(90));
+    stop.store(true, Ordering::Relaxed);
+    counter.join().unwrap();
+    run.assert_all_succeeded(&mut server, 1);
+
+    // (a) the prompt arrived as RTP with speech in it: the welcome prompt
+    // plays 3 s before the key, then "Transferring to sales" (~1.5 s)
+    let (all, speech) = (all.load(Ordering::Relaxed), speech.load(Ordering::Relaxed));
+    println!("caller received {all} PCMU packets, {speech} with speech");
+    assert!(
+        all >= 150,
+        "at least 3 s of 20 ms packets: {all}\n{}",
+        server.log()
+    );
+    assert!(
+        speech >= 100,
+        "speech in at least 2 s of them: {speech} of {all}"
+    );
+
+    // (b) the agent took the call: sipp counts it once its 32 s Timer J wait is over
+    let csv_successful = wait_for(Duration::from_secs(60), || {
+        stat(&agent.file(".csv"), "SuccessfulCall(C)").filter(|n| *n >= 1)
+    });
+    assert_eq!(
+        csv_successful,
+        Some(1),
+        "agent UAS calls: {}\n{}",
+        agent.file(".csv"),
+        voip_tests::sipp::tail(&server.log(), 40)
+    );
+
+    // (c) two CDRs, both completed by a BYE
+    let json = wait_for(Duration::from_secs(20), || {
+        let (_, body) = http_get(server.addr("http"), "/api/calls?limit=10");
+        (body.matches("\"status\":\"completed\"").count() >= 2).then_some(body)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no two completed calls: {}",
+            http_get(server.addr("http"), "/api/calls").1
+        )
+    });
+    assert!(
+        json.contains("\"from_number\":\"1001\",\"to_number\":\"9999\""),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"from_number\":\"9999\",\"to_number\":\"1002\""),
+        "{json}"
+    );
+    assert_eq!(
+        json.matches("\"hangup_cause\":\"BYE\"").count(),
+        2,
+        "{json}"
+    );
+
+    // the agent is back online with one call
+    let (_, agents) = http_get(server.addr("http"), "/api/agents");
+    assert!(
+        agents.contains(
+            "\"extension\":\"1002\",\"status\":\"online\",\"current_calls\":0,\"total_calls\":1"
+        ),
+        "{agents}"
+    );
+    let log = server.log();
+    assert!(
+        log.contains("agent answered; bridged"),
+        "{}",
+        voip_tests::sipp::tail(&log, 40)
+    );
+}
