@@ -185,7 +185,10 @@ fn trunk_registers_with_digest_and_carries_an_outbound_call() {
         "{messages}"
     );
     assert!(
-        messages.matches("Authorization: Digest username=\"trunkuser\"").count() >= 2,
+        messages
+            .matches("Authorization: Digest username=\"trunkuser\"")
+            .count()
+            >= 2,
         "the carrier's 401 on the INVITE was answered with the trunk's credentials\n{messages}"
     );
     assert!(server.is_running(), "voip-server died: {}", server.stderr());

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
 use axum::Json;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::header;
@@ -111,12 +111,14 @@ async fn agents(
         .map_err(|error| (StatusCode::SERVICE_UNAVAILABLE, error.to_string()))?;
     Ok(Json(
         rows.into_iter()
-            .map(|(extension, status, current_calls, total_calls)| AgentJson {
-                extension,
-                status,
-                current_calls,
-                total_calls,
-            })
+            .map(
+                |(extension, status, current_calls, total_calls)| AgentJson {
+                    extension,
+                    status,
+                    current_calls,
+                    total_calls,
+                },
+            )
             .collect(),
     ))
 }

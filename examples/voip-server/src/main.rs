@@ -161,15 +161,25 @@ async fn serve(config: Config) -> Result<(), Error> {
     // A token for this run: rows it writes carry it, so the next run knows
     // which open calls an earlier run left behind.
     let run = voip_core::Rng::os().token(16);
-    match store.reconcile_startup(&run, std::time::SystemTime::now()).await {
+    match store
+        .reconcile_startup(&run, std::time::SystemTime::now())
+        .await
+    {
         Ok(0) => {}
-        Ok(n) => tracing::info!(calls = n, "closed calls left ringing by an earlier run as interrupted"),
+        Ok(n) => tracing::info!(
+            calls = n,
+            "closed calls left ringing by an earlier run as interrupted"
+        ),
         Err(error) => tracing::warn!(%error, "cannot reconcile calls of an earlier run"),
     }
-    tracing::info!(database = store.kind(), "call records in {}", match &config.db_url {
-        Some(_) => "the configured database".to_owned(),
-        None => config.data_dir.join("voip.db").display().to_string(),
-    });
+    tracing::info!(
+        database = store.kind(),
+        "call records in {}",
+        match &config.db_url {
+            Some(_) => "the configured database".to_owned(),
+            None => config.data_dir.join("voip.db").display().to_string(),
+        }
+    );
     let (cdr, cdr_task) = store::cdr::spawn(store.clone(), run);
 
     let flow_secret = node_key(&config.data_dir)?;
@@ -259,7 +269,10 @@ async fn serve(config: Config) -> Result<(), Error> {
                 .users
                 .iter()
                 .map(|u| {
-                    let name = u.display_name.clone().unwrap_or_else(|| u.extension.clone());
+                    let name = u
+                        .display_name
+                        .clone()
+                        .unwrap_or_else(|| u.extension.clone());
                     (u.extension.clone(), name)
                 })
                 .collect();

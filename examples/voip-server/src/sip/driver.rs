@@ -19,8 +19,8 @@ use super::Counters;
 use super::core::{CoreConfig, CoreStats, IvrRoute, SipCore};
 use super::users::Directory;
 use crate::config::Config;
-use crate::store::cdr::CdrSender;
 use crate::error::Error;
+use crate::store::cdr::CdrSender;
 
 /// Bound SIP transports and the core they feed.
 #[derive(Debug)]
@@ -31,7 +31,10 @@ pub struct Driver {
     listeners: Vec<(TransportProtocol, SocketAddr)>,
     cdr: CdrSender,
     /// Extensions whose registration the IVR follows, and where to publish it.
-    watched: Option<(Vec<String>, watch::Sender<std::collections::BTreeSet<String>>)>,
+    watched: Option<(
+        Vec<String>,
+        watch::Sender<std::collections::BTreeSet<String>>,
+    )>,
 }
 
 /// The listener name used in logs and ports.json, e.g. `sip-udp`.
