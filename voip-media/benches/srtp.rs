@@ -36,8 +36,7 @@ fn main() {
         // the same master key and salt as the C harness: bytes 0, 1, 2, ...
         let key_salt: Vec<u8> = (0..(suite.key_len() + suite.salt_len()) as u8).collect();
         for payload in [160usize, 1200] {
-            let mut sender =
-                SrtpSession::new(suite, &key_salt, &key_salt, 1024).expect("session");
+            let mut sender = SrtpSession::new(suite, &key_salt, &key_salt, 1024).expect("session");
             let mut receiver =
                 SrtpSession::new(suite, &key_salt, &key_salt, 1024).expect("session");
             let plain: Vec<Vec<u8>> = (0..packets)
