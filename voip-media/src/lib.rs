@@ -35,11 +35,11 @@ pub use dtmf::{
 pub use jitter::{
     ComfortNoise, ComfortNoiseGenerator, JitterBuffer, JitterConfig, JitterStats, Playout,
 };
-pub use rtp::{
-    CodecImpairment, QualityReport, ReceivedRtp, RtpDrop, RtpEvent, RtpSession, RtpSessionConfig,
-};
 pub use relay::{
     LegAddrs, LegStats, OfferOptions, Relay, RelayConfig, RelayError, RelayEvent, RelayStats,
+};
+pub use rtp::{
+    CodecImpairment, QualityReport, ReceivedRtp, RtpDrop, RtpEvent, RtpSession, RtpSessionConfig,
 };
 pub use sdp::{LocalMedia, NegotiatedMedia, SdpCodec, SdpConfig, SdpError, SdpSession, SrtpPolicy};
 pub use srtp::{CryptoAttribute, CryptoSuite, SrtpError, SrtpSession, UnprotectError};
