@@ -152,6 +152,38 @@ impl Sim {
         }
     }
 
+    /// A calls M and M connects to B: returns A's INVITE, the bridge and
+    /// B's (early) dialog.
+    fn call_reaches_b(&mut self) -> (crate::ua::RequestId, BridgeId, crate::dialog::DialogId) {
+        let now = self.now;
+        let request = self
+            .a
+            .invite(
+                now,
+                InviteOptions::new(uri(A), uri(M)).body(sdp("a", "sendrecv")),
+            )
+            .unwrap();
+        let B2buaEvent::Incoming { bridge, .. } =
+            self.wait_m(secs(10), |e| matches!(e, B2buaEvent::Incoming { .. }))
+        else {
+            unreachable!()
+        };
+        let now = self.now;
+        self.m
+            .connect(
+                now,
+                bridge,
+                InviteOptions::new(uri(M), uri(B)).body(sdp("m", "sendrecv")),
+            )
+            .unwrap();
+        let UaEvent::IncomingCall { dialog: db, .. } =
+            self.wait_ua(B, secs(10), |e| matches!(e, UaEvent::IncomingCall { .. }))
+        else {
+            unreachable!()
+        };
+        (request, bridge, db)
+    }
+
     /// A calls M; M connects to B; B rings and answers; M answers A.
     /// Returns the bridge and the dialogs at A and B.
     fn bridged_call(&mut self) -> (BridgeId, crate::dialog::DialogId, crate::dialog::DialogId) {
@@ -293,31 +325,7 @@ fn bridged_calls_survive_loss_and_reordering() {
 #[test]
 fn a_failed_b_leg_is_the_applications_choice_then_rejected() {
     let mut sim = Sim::new(2, Conditions::perfect());
-    let now = sim.now;
-    sim.a
-        .invite(
-            now,
-            InviteOptions::new(uri(A), uri(M)).body(sdp("a", "sendrecv")),
-        )
-        .unwrap();
-    let B2buaEvent::Incoming { bridge, .. } =
-        sim.wait_m(secs(10), |e| matches!(e, B2buaEvent::Incoming { .. }))
-    else {
-        unreachable!()
-    };
-    let now = sim.now;
-    sim.m
-        .connect(
-            now,
-            bridge,
-            InviteOptions::new(uri(M), uri(B)).body(sdp("m", "sendrecv")),
-        )
-        .unwrap();
-    let UaEvent::IncomingCall { dialog: db, .. } =
-        sim.wait_ua(B, secs(10), |e| matches!(e, UaEvent::IncomingCall { .. }))
-    else {
-        unreachable!()
-    };
+    let (_, bridge, db) = sim.call_reaches_b();
     let now = sim.now;
     sim.b.answer(now, db, StatusCode::BUSY_HERE, None).unwrap();
     let e = sim.wait_m(secs(10), |e| matches!(e, B2buaEvent::Failed { .. }));
@@ -445,32 +453,7 @@ fn info_is_relayed_to_the_other_leg() {
 #[test]
 fn a_cancel_from_a_cancels_b() {
     let mut sim = Sim::new(5, Conditions::perfect());
-    let now = sim.now;
-    let request = sim
-        .a
-        .invite(
-            now,
-            InviteOptions::new(uri(A), uri(M)).body(sdp("a", "sendrecv")),
-        )
-        .unwrap();
-    let B2buaEvent::Incoming { bridge, .. } =
-        sim.wait_m(secs(10), |e| matches!(e, B2buaEvent::Incoming { .. }))
-    else {
-        unreachable!()
-    };
-    let now = sim.now;
-    sim.m
-        .connect(
-            now,
-            bridge,
-            InviteOptions::new(uri(M), uri(B)).body(sdp("m", "sendrecv")),
-        )
-        .unwrap();
-    let UaEvent::IncomingCall { dialog: db, .. } =
-        sim.wait_ua(B, secs(10), |e| matches!(e, UaEvent::IncomingCall { .. }))
-    else {
-        unreachable!()
-    };
+    let (request, _, db) = sim.call_reaches_b();
     let now = sim.now;
     sim.b.answer(now, db, StatusCode::RINGING, None).unwrap();
     sim.wait_ua(A, secs(10), |e| matches!(e, UaEvent::Ringing { .. }));
