@@ -73,6 +73,7 @@ impl Call {
     }
 
     /// One datagram that arrived on `local`, a local address of leg `side`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn handle_datagram(
         &mut self,
         config: &RelayConfig,

@@ -37,6 +37,12 @@ use super::stats::{LegStats, RelayStats};
 
 /// Receive buffer per datagram slot (holds a GRO batch of RTP packets).
 const SLOT: usize = 16 * 1024;
+/// Most datagrams in one GSO send: on loopback (and to hosts next door) a
+/// GSO burst lands in the peer's socket buffer at once, and a phone's
+/// default buffer overflows with much more than this.
+const MAX_GSO: usize = 8;
+/// Socket buffers of leg sockets.
+const SOCKET_BUFFER: usize = 1 << 20;
 
 /// How sockets move datagrams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -361,7 +367,7 @@ impl Driver {
                 continue;
             }
             let size = t.contents.len();
-            let max = sock.state.max_gso_segments().max(1);
+            let max = sock.state.max_gso_segments().clamp(1, MAX_GSO);
             let mut j = i + 1;
             while j < pending.len()
                 && j - i < max
@@ -418,6 +424,9 @@ fn open(addr: SocketAddr) -> io::Result<Sock> {
     let std = std::net::UdpSocket::bind(addr)?;
     std.set_nonblocking(true)?;
     let state = UdpSocketState::new((&std).into())?;
+    // Best effort: the kernel caps these at net.core.{r,w}mem_max.
+    let _ = state.set_recv_buffer_size((&std).into(), SOCKET_BUFFER);
+    let _ = state.set_send_buffer_size((&std).into(), SOCKET_BUFFER);
     let io = UdpSocket::from_std(std)?;
     Ok(Sock { io, state })
 }

@@ -32,7 +32,7 @@ impl PortRange {
         if self.max <= self.min {
             return 0;
         }
-        (usize::from(self.max) - usize::from(self.min) + 1) / 2
+        (usize::from(self.max) - usize::from(self.min)).div_ceil(2)
     }
 
     /// Pairs in use.
