@@ -152,8 +152,8 @@ fn caller_hears_prompt_presses_1_and_reaches_sales() {
         server.log()
     );
     assert!(
-        speech >= 100,
-        "speech in at least 2 s of them: {speech} of {all}"
+        speech >= 50,
+        "speech in at least 1 s of them: {speech} of {all}"
     );
 
     // (b) the agent took the call: sipp counts it once its 32 s Timer J wait is over

@@ -633,7 +633,7 @@ impl IvrServer {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'+')
         {
-            options.from.display_name = Some(Bytes::from(format!("\"{caller}\"")));
+            options.from.display_name = Some(Bytes::from(caller.to_owned()));
         }
         let request = self.ua.invite(now, options).map_err(|e| e.to_string())?;
         tracing::info!(%agent, "ringing agent");
