@@ -64,7 +64,7 @@ fuzz_smoke() {
   # parser and state machine that sees the network for 20-30 s each.
   local target seconds
   for target in sip_message:60 stream_framer:30 transactions:30 dialog:30 \
-    rtp_packet:20 sdp_offer:20 dtmf_payloads:20; do
+    rtp_packet:20 sdp_offer:20 dtmf_payloads:20 relay:20; do
     seconds=${target#*:}
     target=${target%%:*}
     echo "fuzz: $target for ${seconds}s"
