@@ -60,7 +60,10 @@ impl Peer {
 }
 
 /// One connected call; returns the bridge, the browser peer and `now`.
-fn connected_call(server: SocketAddr, browser_addr: SocketAddr) -> (WebRtcBridge, Peer, Instant) {
+fn connected_call(
+    server: SocketAddr,
+    browser_addr: SocketAddr,
+) -> (WebRtcBridge, Peer, str0m::media::Mid, Instant) {
     let mut now = Instant::now();
     let webrtc = WebRtcConfig::new(vec![LocalCandidate::host(server)])
         .build()
@@ -95,7 +98,7 @@ fn connected_call(server: SocketAddr, browser_addr: SocketAddr) -> (WebRtcBridge
     peer.rtc
         .add_local_candidate(Candidate::host(browser_addr, "udp").unwrap());
     let mut change = peer.rtc.sdp_api();
-    change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+    let mid = change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
     let (offer, pending) = change.apply().unwrap();
     peer.drain(now);
     let plain_offer = bridge.handle_browser_offer(&offer.to_sdp_string()).unwrap();
@@ -114,7 +117,7 @@ fn connected_call(server: SocketAddr, browser_addr: SocketAddr) -> (WebRtcBridge
     let mut peer_timeout = peer.drain(now);
     for _ in 0..5000 {
         if peer.connected && bridge.leg().is_connected() {
-            return (bridge, peer, now);
+            return (bridge, peer, mid, now);
         }
         for (dst, bytes) in std::mem::take(&mut peer.out) {
             bridge.handle_webrtc_receive(now, browser_addr, dst, &bytes);
@@ -137,13 +140,11 @@ fn connected_call(server: SocketAddr, browser_addr: SocketAddr) -> (WebRtcBridge
 fn main() {
     let server = addr("10.0.0.1:30000");
     let browser_addr = addr("10.0.0.2:50000");
-    let (mut bridge, mut peer, start) = connected_call(server, browser_addr);
+    let (mut bridge, mut peer, mid, start) = connected_call(server, browser_addr);
     assert!(bridge.is_transcoding());
 
     // Prepare the browser's SRTP datagrams and the plain RTP packets.
     let mut opus = Codec::Opus(OpusConfig::default()).new_encoder().unwrap();
-    // The browser peer made the only m-line: its mid is "0".
-    let mid = str0m::media::Mid::from("0");
     let mut browser_packets = Vec::with_capacity(FRAMES);
     let mut plain_packets = Vec::with_capacity(FRAMES);
     let rtp_config = RtpSessionConfig::default()
