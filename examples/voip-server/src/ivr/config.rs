@@ -255,7 +255,7 @@ mod tests {
         let e = resolve(
             Path::new("f"),
             None,
-            &[group.clone()],
+            std::slice::from_ref(&group),
             Path::new("/d"),
             &users(),
             None,

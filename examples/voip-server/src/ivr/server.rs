@@ -858,7 +858,7 @@ fn answer_offer(sdp: &mut SdpSession, offer: &[u8]) -> Result<Answer, String> {
         .ok_or("no audio stream we can take")?;
     if audio
         .send_codec()
-        .is_none_or(|c| c.name.to_ascii_uppercase() != "PCMU")
+        .is_none_or(|c| !c.name.eq_ignore_ascii_case("PCMU"))
     {
         return Err("PCMU not offered".into());
     }

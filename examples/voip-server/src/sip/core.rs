@@ -1254,6 +1254,57 @@ mod tests {
         r
     }
 
+    const IVR: &str = "127.0.0.1:45999";
+
+    #[test]
+    fn ivr_extension_goes_to_the_ivr_and_the_ivr_is_trusted() {
+        let mut n = Net::new();
+        n.core.ivr = Some(IvrRoute {
+            extension: "9999".into(),
+            addr: addr(IVR),
+        });
+        assert_eq!(
+            n.with_auth(BOB, register("1002", BOB), "1002", "secret2")
+                .status,
+            StatusCode::OK
+        );
+        assert!(n.core.is_registered(n.now, "1002"));
+        assert!(!n.core.is_registered(n.now, "1001"));
+        // the caller authenticates as for any call, then reaches the IVR
+        let mut inv = invite("1001", ALICE, "9999");
+        let sent = n.send(ALICE, inv.to_bytes());
+        let challenge = Net::final_to(&sent, ALICE).unwrap();
+        assert_eq!(challenge.status.as_u16(), 407);
+        authorize(&mut inv, &challenge, "1001", "secret1", &mut Rng::seeded(1)).unwrap();
+        bump(&mut inv);
+        let sent = n.send(ALICE, inv.to_bytes());
+        let forwarded = Net::request_to(&sent, IVR).expect("INVITE forwarded to the IVR");
+        assert_eq!(forwarded.uri.to_string(), format!("sip:9999@{IVR}"));
+        assert_eq!(forwarded.headers.count(&Known::RecordRoute.into()), 2);
+        // the IVR's transfer to an agent needs no credentials
+        let transfer = invite("9999", IVR, "1002");
+        let sent = n.send(IVR, transfer.to_bytes());
+        let to_bob = Net::request_to(&sent, BOB).expect("the IVR's INVITE reaches the agent");
+        assert_eq!(to_bob.method, Method::Invite);
+        // anyone else calling from another port of the same host is challenged
+        let spoof = invite("9999", "127.0.0.1:45998", "1002");
+        let sent = n.send("127.0.0.1:45998", spoof.to_bytes());
+        assert_eq!(
+            Net::final_to(&sent, "127.0.0.1:45998")
+                .unwrap()
+                .status
+                .as_u16(),
+            407
+        );
+        // the IVR does not call itself
+        let mut looped = invite("9999", IVR, "9999");
+        looped
+            .headers
+            .set(Known::CallId.into(), Bytes::from_static(b"loop"));
+        let sent = n.send(IVR, looped.to_bytes());
+        assert_eq!(Net::final_to(&sent, IVR).unwrap().status.as_u16(), 482);
+    }
+
     #[test]
     fn register_needs_digest_auth_then_binds() {
         let mut n = Net::new();
