@@ -11,6 +11,8 @@
 //!
 //! `cargo bench -p voip-media --bench webrtc_bridge`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 

@@ -226,7 +226,7 @@ impl WebRtcLeg {
                     Str0mCodec::Tele,
                     Frequency::FORTY_EIGHT_KHZ,
                     None,
-                    events.clone(),
+                    events,
                 );
                 codecs.add_config(
                     Pt::from(PT_TELEPHONE_EVENT_8K),
@@ -597,16 +597,14 @@ impl WebRtcLeg {
                     self.events.push_back(WebRtcEvent::Connected);
                 }
             }
-            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                if self.state == State::Connected {
-                    self.fail(FailReason::Disconnected);
-                }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected)
+                if self.state == State::Connected =>
+            {
+                self.fail(FailReason::Disconnected);
             }
-            Event::Closed => {
-                if !self.is_finished() {
-                    self.state = State::Closed;
-                    self.events.push_back(WebRtcEvent::Closed);
-                }
+            Event::Closed if !self.is_finished() => {
+                self.state = State::Closed;
+                self.events.push_back(WebRtcEvent::Closed);
             }
             Event::MediaData(data) if Some(data.mid) == self.mid => {
                 let spec = data.params.spec();

@@ -1,6 +1,13 @@
 //! Virtual-time scenarios: our ICE-lite bridge against a str0m full-ICE
 //! "browser" and a plain PCMU peer, in one process, no sockets.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::collapsible_match,
+    clippy::explicit_counter_loop
+)]
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
