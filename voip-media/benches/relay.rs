@@ -5,6 +5,7 @@
 //!   side.
 //!
 //! Run: `cargo bench -p voip-media --bench relay`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};

@@ -7,6 +7,7 @@
 //! `scripts/bench-srtp.sh` runs this and the libsrtp2 harness
 //! (bench/srtp/libsrtp_bench.c) with the same keys, sizes and counts and
 //! prints the ratios. `SRTP_BENCH_PACKETS` sets the packets per case.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -25,6 +25,7 @@
 //!
 //! Needs `espeak-ng` and `python3` with `pesq` and `numpy`: without them the
 //! test prints why and passes, except under `CI=true`, where it fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
