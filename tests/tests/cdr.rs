@@ -6,9 +6,9 @@
 //! - `cdrs_in_postgres`: a PostgreSQL server the test starts on loopback,
 //!   given to the server with `--db-url`.
 //! - `cdr_survives_sigkill_mid_call`: the server is killed with SIGKILL while
-//!   a call is up and started again on the same port; the caller's BYE
-//!   still routes (the Record-Route key is kept in the data dir) and the
-//!   call ends up as exactly one completed row.
+//!   five calls are up and started again on the same port; the callers'
+//!   BYEs still route (the Record-Route key is kept in the data dir) and
+//!   every call sipp reports complete has exactly one completed row.
 //!
 //! `cargo test -p voip-tests --test cdr -- --ignored --nocapture`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -114,7 +114,7 @@ fn cdr_survives_sigkill_mid_call() {
     let (caller, callee) = (free_udp_port(), free_udp_port());
     let _uas = start_callee(&mut server, callee, 0);
     voip_tests::sipp::register(&mut server, "1001", caller);
-    // uac.xml with a 12 s call instead of 0.5 s
+    // uac.xml with 12 s calls instead of 0.5 s
     let work = TempDir::new("voip-cdr-long-call");
     let long = work.path().join("uac_long.xml");
     let text = std::fs::read_to_string(scenario("uac.xml")).unwrap();
@@ -127,23 +127,34 @@ fn cdr_survives_sigkill_mid_call() {
         ),
     )
     .unwrap();
-    let uac = spawn_call(&server, caller, 1, 1, 0, Duration::from_secs(90), &long);
-    // the call is answered (row written), then the server dies
-    let answered = wait_for(Duration::from_secs(20), || {
-        calls_json(&server)
-            .contains("\"status\":\"answered\"")
-            .then_some(())
+    const CALLS: usize = 5;
+    let uac = spawn_call(
+        &server,
+        caller,
+        CALLS as u64,
+        5,
+        0,
+        Duration::from_secs(90),
+        &long,
+    );
+    // every call is answered (rows written), then the server dies
+    let answered = wait_for(Duration::from_secs(30), || {
+        (count(&calls_json(&server), "\"status\":\"answered\"") == CALLS).then_some(())
     });
     assert!(
         answered.is_some(),
-        "call not answered: {}",
+        "calls not answered: {}",
         calls_json(&server)
     );
     server.kill_and_restart();
-    // sipp's BYE reaches the new process on the same port
+    // sipp's BYEs reach the new process on the same port
     let run = uac.wait(Duration::from_secs(120));
-    run.assert_all_succeeded(&mut server, 1);
-    let json = wait_completed(&server, 1);
-    assert_eq!(count(&json, "\"call_id\""), 1, "exactly one row: {json}");
-    assert!(json.contains("\"hangup_cause\":\"BYE\""), "{json}");
+    run.assert_all_succeeded(&mut server, CALLS as u64);
+    let json = wait_completed(&server, CALLS);
+    assert_eq!(
+        count(&json, "\"call_id\""),
+        CALLS,
+        "exactly one row per call: {json}"
+    );
+    assert_eq!(count(&json, "\"hangup_cause\":\"BYE\""), CALLS, "{json}");
 }
