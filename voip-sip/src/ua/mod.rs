@@ -634,6 +634,33 @@ impl Ua {
     }
 
     /// Answers a request that the core handles itself.
+    /// The session timer a request asks for (RFC 4028 §9), or `None` after
+    /// answering 422 with our Min-SE when its interval is too small.
+    pub(crate) fn negotiate_session_or_422(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: &Request,
+    ) -> Option<Option<SessionTimer>> {
+        match crate::dialog::session_timer::negotiate_uas(
+            &request.headers,
+            &self.config.session_timer,
+        ) {
+            Ok(s) => Some(s),
+            Err(min) => {
+                let min = min.to_string();
+                self.reply(
+                    now,
+                    id,
+                    request,
+                    StatusCode::SESSION_INTERVAL_TOO_SMALL,
+                    &[(Known::MinSe, &min)],
+                );
+                None
+            }
+        }
+    }
+
     pub(crate) fn reply(
         &mut self,
         now: Instant,

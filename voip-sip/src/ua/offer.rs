@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::uac::allows;
 use super::{Body, DialogTimer, Purpose, RequestId, Retry, ServerTx, Ua, UaError, UaEvent};
-use crate::dialog::session_timer::{negotiate_uas, uac_request_headers, uas_response_headers};
+use crate::dialog::session_timer::{uac_request_headers, uas_response_headers};
 use crate::dialog::{DialogId, DialogState, Role};
 use crate::header::MinSe;
 use crate::message::{Known, Method, Request, Response, StatusCode};
@@ -47,18 +47,8 @@ impl Ua {
         if leg.offer_out.is_some() {
             return self.reply(now, id, &request, StatusCode::REQUEST_PENDING, &[]);
         }
-        let session = match negotiate_uas(&request.headers, &self.config.session_timer) {
-            Ok(s) => s,
-            Err(min) => {
-                let min = min.to_string();
-                return self.reply(
-                    now,
-                    id,
-                    &request,
-                    StatusCode::SESSION_INTERVAL_TOO_SMALL,
-                    &[(Known::MinSe, &min)],
-                );
-            }
+        let Some(session) = self.negotiate_session_or_422(now, id, &request) else {
+            return;
         };
         let Some(leg) = self.legs.get_mut(&dialog) else {
             return;
@@ -99,20 +89,10 @@ impl Ua {
         if leg.offer_out.is_some() && !request.body.is_empty() {
             return self.reply(now, id, &request, StatusCode::REQUEST_PENDING, &[]);
         }
-        let session = match negotiate_uas(&request.headers, &self.config.session_timer) {
-            Ok(s) => s,
-            Err(min) => {
-                let min = min.to_string();
-                return self.reply(
-                    now,
-                    id,
-                    &request,
-                    StatusCode::SESSION_INTERVAL_TOO_SMALL,
-                    &[(Known::MinSe, &min)],
-                );
-            }
-        };
         let confirmed = leg.dialog.state() == DialogState::Confirmed;
+        let Some(session) = self.negotiate_session_or_422(now, id, &request) else {
+            return;
+        };
         let Some(leg) = self.legs.get_mut(&dialog) else {
             return;
         };

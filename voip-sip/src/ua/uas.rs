@@ -13,7 +13,7 @@ use super::{
     tags,
 };
 use crate::dialog::reliable::{ReliableProvisionals, requires_100rel, supports_100rel};
-use crate::dialog::session_timer::{negotiate_uas, uas_response_headers};
+use crate::dialog::session_timer::uas_response_headers;
 use crate::dialog::{Dialog, DialogId, DialogState, Role};
 use crate::header::{RAck, RecordRoute, Replaces, TypedHeader};
 use crate::message::{Known, Method, Request, Response, StatusCode};
@@ -163,18 +163,8 @@ impl Ua {
                 }
             }
         };
-        let session = match negotiate_uas(&request.headers, &self.config.session_timer) {
-            Ok(s) => s,
-            Err(min) => {
-                let min = min.to_string();
-                return self.reply(
-                    now,
-                    id,
-                    &request,
-                    StatusCode::SESSION_INTERVAL_TOO_SMALL,
-                    &[(Known::MinSe, &min)],
-                );
-            }
+        let Some(session) = self.negotiate_session_or_422(now, id, &request) else {
+            return;
         };
         let tag = self.rng.token(10);
         let did = DialogId(self.new_id());
