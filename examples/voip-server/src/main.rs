@@ -287,7 +287,8 @@ async fn serve(config: Config) -> Result<(), Error> {
                     names,
                     shutdown: stopped.clone(),
                 },
-            )?)
+            )
+            .await?)
         }
         _ => None,
     };

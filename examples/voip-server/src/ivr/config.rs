@@ -10,11 +10,17 @@
 //! sip = "127.0.0.1:0"         # the IVR's own SIP socket (loopback)
 //! media_ip = "127.0.0.1"      # address in our SDP [default: advertise, else 127.0.0.1]
 //! ring_timeout_seconds = 20   # per agent attempt
+//! menu_reload_seconds = 5     # how often ivr_menus is re-read
+//! hold_music = "/srv/moh.wav" # default: built-in music
 //!
 //! [[groups]]
 //! name = "sales"
 //! strategy = "round-robin"    # longest-idle, fewest-calls, ring-all
 //! members = ["1002"]
+//! queue = true                # wait with music when every agent is busy
+//! queue_timeout_seconds = 300
+//! max_waiting = 50
+//! announce_seconds = 30       # position announcements; 0: none
 //! ```
 //!
 //! The IVR runs when the file has an `[ivr]` table (unless `enabled = false`).
@@ -26,6 +32,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::groups::{Group, Strategy};
+use super::queue::QueuePolicy;
 use crate::error::Error;
 
 /// Default IVR extension (the seed's).
@@ -53,6 +60,10 @@ pub struct IvrEntry {
     pub ring_timeout_seconds: Option<u64>,
     /// Where rendered prompts are kept [default: DATA_DIR/tts-cache].
     pub tts_cache: Option<PathBuf>,
+    /// Seconds between reads of `ivr_menus` [default: 5].
+    pub menu_reload_seconds: Option<u64>,
+    /// A WAV file for callers waiting in a queue [default: built-in music].
+    pub hold_music: Option<PathBuf>,
 }
 
 /// One `[[groups]]` table.
@@ -66,6 +77,14 @@ pub struct GroupEntry {
     /// Extensions of the agents.
     #[serde(default)]
     pub members: Vec<String>,
+    /// Queue callers when every agent is busy [default: true].
+    pub queue: Option<bool>,
+    /// Longest wait in the queue [default: 300].
+    pub queue_timeout_seconds: Option<u64>,
+    /// Most callers waiting [default: 50].
+    pub max_waiting: Option<usize>,
+    /// Seconds between position announcements; 0 for none [default: 30].
+    pub announce_seconds: Option<u64>,
 }
 
 /// The resolved IVR settings.
@@ -85,6 +104,10 @@ pub struct IvrSettings {
     pub ring_timeout: Duration,
     /// The TTS cache directory.
     pub tts_cache: PathBuf,
+    /// How often `ivr_menus` is re-read.
+    pub menu_reload: Duration,
+    /// The hold music file (`None`: built-in).
+    pub hold_music: Option<PathBuf>,
     /// Agent groups.
     pub groups: Vec<Group>,
 }
@@ -135,10 +158,24 @@ pub fn resolve(
                 g.name
             )));
         }
+        let defaults = QueuePolicy::default();
+        let queue = QueuePolicy {
+            enabled: g.queue.unwrap_or(defaults.enabled),
+            timeout: g
+                .queue_timeout_seconds
+                .map_or(defaults.timeout, |s| Duration::from_secs(s.max(1))),
+            max_waiting: g.max_waiting.unwrap_or(defaults.max_waiting),
+            announce_every: match g.announce_seconds {
+                None => defaults.announce_every,
+                Some(0) => None,
+                Some(s) => Some(Duration::from_secs(s)),
+            },
+        };
         resolved.push(Group {
             name: g.name.clone(),
             strategy,
             members: g.members.clone(),
+            queue,
         });
     }
     let Some(entry) = entry else {
@@ -191,6 +228,8 @@ pub fn resolve(
             .tts_cache
             .clone()
             .unwrap_or_else(|| data_dir.join("tts-cache")),
+        menu_reload: Duration::from_secs(entry.menu_reload_seconds.unwrap_or(5).max(1)),
+        hold_music: entry.hold_music.clone(),
         groups: resolved,
     }))
 }
@@ -251,6 +290,7 @@ mod tests {
             name: "sales".into(),
             strategy: Some("random".into()),
             members: vec!["1002".into()],
+            ..GroupEntry::default()
         };
         let e = resolve(
             Path::new("f"),

@@ -43,6 +43,8 @@ pub struct Group {
     pub strategy: Strategy,
     /// Member extensions, in order.
     pub members: Vec<String>,
+    /// Whether and how callers wait when every member is busy.
+    pub queue: super::queue::QueuePolicy,
 }
 
 /// What the router knows about one agent.
@@ -153,6 +155,7 @@ mod tests {
             name: "sales".into(),
             strategy,
             members: vec!["a".into(), "b".into(), "c".into()],
+            queue: Default::default(),
         }
     }
 

@@ -11,7 +11,11 @@
 //! |---|---|
 //! | [`config`] | `[ivr]` and `[[groups]]` |
 //! | [`groups`] | agent selection: round-robin, longest-idle, fewest-calls, ring-all |
-//! | [`server`] | the UA, the IVR machines, transfers |
+//! | [`queue`] | callers waiting for a group's agents |
+//! | [`hold_music`] | what a waiting caller hears |
+//! | [`menus`] | menus from `ivr_menus`/`ivr_menu_options`, reloaded on change |
+//! | [`server`] | the UA, the IVR machines, prompts |
+//! | `server/transfer` | ringing agents, the queue, the bridge |
 //! | [`media`] | per-call RTP: prompt playback, key detection, the bridge |
 //! | [`rtp`] | PCMU packetizer, RTP header reading, the port pool |
 //! | [`agents_table`] | the `agents` table writer |
@@ -19,7 +23,10 @@
 pub mod agents_table;
 pub mod config;
 pub mod groups;
+pub mod hold_music;
 pub mod media;
+pub mod menus;
+pub mod queue;
 pub mod rtp;
 pub mod server;
 
@@ -32,13 +39,13 @@ use std::sync::Arc;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use voip_ivr::Prompt;
 use voip_ivr::tts::TtsCache;
-use voip_ivr::{InMemoryMenuStore, MenuStore, Prompt};
 
 use crate::error::Error;
 use crate::store::Store;
 use config::IvrSettings;
-use server::{BUSY_PROMPT, IvrParts, IvrServer};
+use server::{BUSY_PROMPT, IvrParts, IvrServer, QUEUE_PROMPT};
 
 /// Binds the IVR's SIP socket (before the proxy starts, which must know it).
 pub async fn bind(settings: &IvrSettings) -> Result<(UdpSocket, SocketAddr), Error> {
@@ -75,18 +82,11 @@ pub struct Start {
     pub shutdown: watch::Receiver<bool>,
 }
 
-/// Loads the menus, opens the TTS cache (prompts are pre-rendered at 8 kHz
-/// in the background) and starts the IVR server.
-pub fn start(settings: IvrSettings, start: Start) -> Result<JoinHandle<()>, Error> {
-    let menus = InMemoryMenuStore::seed()
-        .menu_set()
-        .map_err(|error| Error::Internal(format!("the built-in IVR menu is invalid: {error}")))?;
-    if !menus.contains(&settings.menu) {
-        return Err(Error::Config(format!(
-            "[ivr] menu {:?} does not exist (the built-in menu is \"main\")",
-            settings.menu
-        )));
-    }
+/// Loads the menus from the database (writing the seed's menu into an
+/// empty one), opens the TTS cache (prompts are pre-rendered at 8 kHz in
+/// the background), starts the menu reload and the IVR server.
+pub async fn start(settings: IvrSettings, start: Start) -> Result<JoinHandle<()>, Error> {
+    let (rows, menus) = menus::load(&start.store, &settings.menu).await?;
     let menus = Arc::new(menus);
     let engine = voip_ivr::tts::fallback();
     let tts = TtsCache::open(&settings.tts_cache, engine).map_err(|error| {
@@ -96,38 +96,42 @@ pub fn start(settings: IvrSettings, start: Start) -> Result<JoinHandle<()>, Erro
         ))
     })?;
     let tts = Arc::new(tts);
+    let hold = hold_music::load(settings.hold_music.as_deref()).map_err(Error::Config)?;
     tracing::info!(
         extension = %settings.extension,
         engine = tts.engine().name(),
         rtp = ?settings.rtp_ports,
+        menus = menus.len(),
         "ivr enabled"
     );
+    menus::prerender(tts.clone(), menus.clone());
     {
         let tts = tts.clone();
-        let menus = menus.clone();
         tokio::task::spawn_blocking(move || {
-            let report = tts.prerender(&menus, Some(8000));
-            let busy = tts.render_prompt(&Prompt::tts(BUSY_PROMPT), Some(8000));
-            for (text, error) in &report.failed {
-                tracing::warn!(%text, %error, "ivr prompt not pre-rendered");
+            for text in [BUSY_PROMPT, QUEUE_PROMPT] {
+                if let Some(Err(error)) = tts.render_prompt(&Prompt::tts(text), Some(8000)) {
+                    tracing::warn!(%error, text, "ivr prompt not pre-rendered");
+                }
             }
-            if let Some(Err(error)) = busy {
-                tracing::warn!(%error, "ivr busy prompt not pre-rendered");
-            }
-            tracing::info!(
-                rendered = report.rendered,
-                cached = report.cached,
-                "ivr prompts ready"
-            );
         });
     }
+    let (menus_tx, menus_rx) = watch::channel(menus);
+    menus::spawn_reload(
+        start.store.clone(),
+        settings.menu.clone(),
+        rows,
+        settings.menu_reload,
+        tts.clone(),
+        menus_tx,
+    );
     let server = IvrServer::new(IvrParts {
         settings,
         domain: start.domain,
         socket: start.socket,
         proxy: start.proxy,
-        menus,
+        menus: menus_rx,
         tts,
+        hold,
         registered: start.registered,
         writer: AgentWriter::spawn(start.store),
         names: start.names,

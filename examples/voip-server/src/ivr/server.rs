@@ -22,19 +22,24 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use voip_core::{Receive, Rng, TransportProtocol};
 use voip_ivr::tts::TtsCache;
-use voip_ivr::{Event, FinishReason, Ivr, IvrConfig, MenuSet, Prompt, Target, Variables};
+use voip_ivr::{Event, FinishReason, Ivr, IvrConfig, MenuSet, Prompt, Variables};
 use voip_media::{
     DtmfDeduper, DtmfReport, DtmfSource, InfoDtmf, LocalMedia, SdpCodec, SdpConfig, SdpSession,
 };
 use voip_sip::dialog::DialogId;
 use voip_sip::transaction::Target as SipTarget;
-use voip_sip::ua::{Body, InviteOptions, RequestId, TerminationCause, Ua, UaConfig, UaEvent};
+use voip_sip::ua::{Body, RequestId, TerminationCause, Ua, UaConfig, UaEvent};
 use voip_sip::{Request, StatusCode, Uri};
+
+mod transfer;
+
+pub use transfer::QUEUE_PROMPT;
 
 use super::agents_table::{AgentRow, AgentWriter};
 use super::config::IvrSettings;
-use super::groups::{Agents, Group, Strategy};
+use super::groups::{Agents, Group};
 use super::media::{self, CallerMedia, MediaCommand, MediaEvent, MediaHandle};
+use super::queue::{Queues, Ticket};
 use super::rtp::PortPool;
 
 /// Said when no agent of the group can take the call.
@@ -58,6 +63,13 @@ enum Stage {
         legs: Vec<AgentLeg>,
         /// When to give up on them.
         until: Instant,
+        /// The caller's place in the queue, when it came from there.
+        ticket: Option<Ticket>,
+    },
+    /// Waiting in the group's queue, hearing hold music.
+    Queued {
+        /// The group.
+        group: Group,
     },
     /// Talking to an agent.
     Bridged {
@@ -102,10 +114,12 @@ pub struct IvrServer {
     local: SocketAddr,
     ua: Ua,
     rng: Rng,
-    menus: Arc<MenuSet>,
+    menus: watch::Receiver<Arc<MenuSet>>,
     tts: Arc<TtsCache>,
+    hold: Arc<[i16]>,
     pool: PortPool,
     agents: Agents,
+    queues: Queues,
     registered: watch::Receiver<BTreeSet<String>>,
     writer: AgentWriter,
     names: HashMap<String, String>,
@@ -130,10 +144,12 @@ pub struct IvrParts {
     pub socket: UdpSocket,
     /// The proxy's UDP listener.
     pub proxy: SocketAddr,
-    /// The menus.
-    pub menus: Arc<MenuSet>,
+    /// The menus (replaced when the tables change).
+    pub menus: watch::Receiver<Arc<MenuSet>>,
     /// The prompt cache.
     pub tts: Arc<TtsCache>,
+    /// Hold music, 8 kHz.
+    pub hold: Arc<[i16]>,
     /// Registered agents, from the SIP driver.
     pub registered: watch::Receiver<BTreeSet<String>>,
     /// Writes the `agents` table.
@@ -170,8 +186,10 @@ impl IvrServer {
             rng,
             menus: parts.menus,
             tts: parts.tts,
+            hold: parts.hold,
             pool,
             agents: Agents::default(),
+            queues: Queues::default(),
             registered: parts.registered,
             writer: parts.writer,
             names: parts.names,
@@ -218,6 +236,10 @@ impl IvrServer {
                 }
             }
             self.drain_ua(Instant::now());
+            if self.queues.len() > 0 {
+                self.dispatch_queues(Instant::now());
+            }
+            self.publish_metrics();
         }
         // hang up what is still up
         let now = Instant::now();
@@ -248,7 +270,10 @@ impl IvrServer {
             };
             [c.ivr.poll_timeout(), ring]
         });
-        calls.chain([self.ua.poll_timeout()]).flatten().min()
+        calls
+            .chain([self.ua.poll_timeout(), self.queues.poll_timeout()])
+            .flatten()
+            .min()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -270,6 +295,9 @@ impl IvrServer {
                 self.try_next_agent(now, id);
             }
             self.drain_ivr(now, id);
+        }
+        if self.queues.poll_timeout().is_some_and(|at| at <= now) {
+            self.handle_queue_timeout(now);
         }
     }
 
@@ -362,9 +390,10 @@ impl IvrServer {
             tracing::warn!(%error, "ivr answer not sent");
             return;
         }
+        let menus = self.menus.borrow().clone();
         let mut ivr = Ivr::new(
             IvrConfig::default(),
-            self.menus.clone(),
+            menus,
             Variables::new(caller.clone(), self.settings.extension.clone()),
         );
         if let Err(error) = ivr.start_menu(now, &self.settings.menu) {
@@ -443,6 +472,17 @@ impl IvrServer {
                     let _ = self.ua.bye(now, call.caller_dialog);
                     return;
                 }
+                let waiting = matches!(
+                    call.stage,
+                    Stage::Queued { .. }
+                        | Stage::Ringing {
+                            ticket: Some(_),
+                            ..
+                        }
+                );
+                if waiting {
+                    return self.play_hold_music(id);
+                }
                 call.ivr.handle_playback_finished(now);
             }
             MediaEvent::Finished { .. } => {}
@@ -507,12 +547,13 @@ impl IvrServer {
         let prompt = prompt.clone();
         let tx = self.render_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let result = match tts.render_prompt(&prompt, Some(8000)) {
-                Some(Ok(rendered)) => Ok(Arc::from(rendered.audio.samples)),
-                Some(Err(error)) => Err(error.to_string()),
-                None => Err(format!(
-                    "cannot play {prompt:?}: only spoken prompts are supported"
-                )),
+            let result = match (&prompt, tts.render_prompt(&prompt, Some(8000))) {
+                (_, Some(Ok(rendered))) => Ok(Arc::from(rendered.audio.samples)),
+                (_, Some(Err(error))) => Err(error.to_string()),
+                (Prompt::File { file }, None) => {
+                    super::hold_music::read_wav_8k(std::path::Path::new(file))
+                }
+                (_, None) => Err(format!("cannot play {prompt:?}")),
             };
             let _ = tx.send((id, token, result));
         });
@@ -540,211 +581,6 @@ impl IvrServer {
         }
     }
 
-    fn transfer(&mut self, now: Instant, id: u64, target: Target) {
-        let group = match &target {
-            Target::Group(name) => self
-                .settings
-                .groups
-                .iter()
-                .find(|g| &g.name == name)
-                .cloned(),
-            Target::Extension(ext) => Some(Group {
-                name: format!("extension {ext}"),
-                strategy: Strategy::RoundRobin,
-                members: vec![ext.clone()],
-            }),
-            _ => None,
-        };
-        let Some(group) = group else {
-            tracing::warn!(
-                call = id,
-                ?target,
-                "transfer target not configured (add a [[groups]] table)"
-            );
-            return self.say_busy(id);
-        };
-        tracing::info!(call = id, group = %group.name, "transferring");
-        if let Some(call) = self.calls.get_mut(&id) {
-            call.stage = Stage::Ringing {
-                group,
-                tried: Vec::new(),
-                legs: Vec::new(),
-                until: now,
-            };
-        }
-        self.try_next_agent(now, id);
-    }
-
-    /// Rings the next agent(s) of the call's group, or says the busy prompt.
-    fn try_next_agent(&mut self, now: Instant, id: u64) {
-        let registered = self.registered.borrow().clone();
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let Stage::Ringing { group, tried, .. } = &mut call.stage else {
-            return;
-        };
-        let picks = self.agents.pick(group, |m| registered.contains(m), tried);
-        tried.extend(picks.iter().cloned());
-        let caller = call.caller.clone();
-        let mut legs = Vec::new();
-        for agent in picks {
-            match self.invite_agent(now, &caller, &agent) {
-                Ok(leg) => legs.push(leg),
-                Err(error) => tracing::warn!(call = id, %agent, "agent not called: {error}"),
-            }
-        }
-        if legs.is_empty() {
-            tracing::info!(call = id, "no agent available");
-            return self.say_busy(id);
-        }
-        for leg in &legs {
-            self.agents.ringing(&leg.agent);
-            self.requests.insert(leg.request, id);
-            self.write_agent(&leg.agent);
-        }
-        let ring = self.settings.ring_timeout;
-        if let Some(Stage::Ringing {
-            legs: held, until, ..
-        }) = self.calls.get_mut(&id).map(|c| &mut c.stage)
-        {
-            *held = legs;
-            *until = now + ring;
-        }
-    }
-
-    fn invite_agent(
-        &mut self,
-        now: Instant,
-        caller: &str,
-        agent: &str,
-    ) -> Result<AgentLeg, String> {
-        let socket = self.pool.bind().map_err(|e| e.to_string())?;
-        let port = socket.local_addr().map_err(|e| e.to_string())?.port();
-        let mut sdp = self.sdp_session(port);
-        let offer = sdp.create_offer().map_err(|e| e.to_string())?;
-        let uri = |text: String| text.parse::<Uri>().map_err(|_| format!("bad uri {text}"));
-        let from = uri(format!("sip:{}@{}", self.settings.extension, self.domain))?;
-        let to = uri(format!("sip:{agent}@{}", self.domain))?;
-        let mut options = InviteOptions::new(from, to).body(Body::sdp(offer));
-        // the agent sees who is calling
-        if !caller.is_empty()
-            && caller
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'+')
-        {
-            options.from.display_name = Some(Bytes::from(caller.to_owned()));
-        }
-        let request = self.ua.invite(now, options).map_err(|e| e.to_string())?;
-        tracing::info!(%agent, "ringing agent");
-        Ok(AgentLeg {
-            request,
-            agent: agent.to_owned(),
-            socket,
-            sdp,
-        })
-    }
-
-    fn agent_answered(
-        &mut self,
-        now: Instant,
-        request: RequestId,
-        dialog: DialogId,
-        body: Option<Body>,
-    ) {
-        let Some(id) = self.requests.remove(&request) else {
-            let _ = self.ua.bye(now, dialog);
-            return;
-        };
-        let Some(call) = self.calls.get_mut(&id) else {
-            let _ = self.ua.bye(now, dialog);
-            return;
-        };
-        let Stage::Ringing { legs, .. } = &mut call.stage else {
-            // a second agent of a ring-all answered too late
-            let _ = self.ua.bye(now, dialog);
-            return;
-        };
-        let Some(index) = legs.iter().position(|l| l.request == request) else {
-            let _ = self.ua.bye(now, dialog);
-            return;
-        };
-        let mut leg = legs.remove(index);
-        let others: Vec<AgentLeg> = std::mem::take(legs);
-        let remote = body
-            .as_ref()
-            .and_then(|b| leg.sdp.handle_answer(&b.data).ok())
-            .and_then(|n| n.first().filter(|m| m.accepted).and_then(|m| m.remote_rtp));
-        let agent = leg.agent.clone();
-        match remote {
-            Some(remote) => {
-                call.media.send(MediaCommand::Bridge {
-                    socket: leg.socket,
-                    remote,
-                });
-                call.stage = Stage::Bridged {
-                    dialog,
-                    agent: agent.clone(),
-                };
-                self.dialogs.insert(dialog, id);
-                self.agents.answered(&agent);
-                tracing::info!(call = id, %agent, %remote, "agent answered; bridged");
-            }
-            None => {
-                tracing::warn!(call = id, %agent, "agent answered without a usable SDP answer");
-                let _ = self.ua.bye(now, dialog);
-                self.agents.ended(&agent, now, false);
-                call.stage = Stage::Ended;
-                let _ = self.ua.bye(now, call.caller_dialog);
-            }
-        }
-        self.write_agent(&agent);
-        for other in others {
-            self.requests.remove(&other.request);
-            let _ = self.ua.cancel(now, other.request);
-            self.agents.ended(&other.agent, now, false);
-            self.write_agent(&other.agent);
-        }
-    }
-
-    fn agent_failed(&mut self, now: Instant, request: RequestId, status: StatusCode) {
-        let Some(id) = self.requests.remove(&request) else {
-            return;
-        };
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let Stage::Ringing { legs, .. } = &mut call.stage else {
-            return;
-        };
-        let Some(index) = legs.iter().position(|l| l.request == request) else {
-            return;
-        };
-        let leg = legs.remove(index);
-        let left = legs.len();
-        tracing::info!(call = id, agent = %leg.agent, %status, "agent did not answer");
-        self.agents.ended(&leg.agent, now, false);
-        self.write_agent(&leg.agent);
-        if left == 0 {
-            self.try_next_agent(now, id);
-        }
-    }
-
-    fn cancel_ringing(&mut self, now: Instant, id: u64) {
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let Stage::Ringing { legs, .. } = &mut call.stage else {
-            return;
-        };
-        for leg in std::mem::take(legs) {
-            self.requests.remove(&leg.request);
-            let _ = self.ua.cancel(now, leg.request);
-            self.agents.ended(&leg.agent, now, false);
-            self.write_agent(&leg.agent);
-        }
-    }
-
     fn terminated(&mut self, now: Instant, dialog: DialogId, cause: TerminationCause) {
         let Some(id) = self.dialogs.remove(&dialog) else {
             return;
@@ -756,6 +592,7 @@ impl IvrServer {
             tracing::info!(call = id, ?cause, "caller left");
             call.ivr.handle_hangup(now);
             self.cancel_ringing(now, id);
+            self.queues.leave(id);
             if let Some(call) = self.calls.remove(&id)
                 && let Stage::Bridged {
                     dialog: agent_dialog,
@@ -780,11 +617,13 @@ impl IvrServer {
         let _ = self.ua.bye(now, caller_dialog);
     }
 
-    fn say_busy(&mut self, id: u64) {
-        if let Some(call) = self.calls.get_mut(&id) {
-            call.stage = Stage::Closing;
+    /// Gauges: calls in the IVR, callers waiting per group.
+    fn publish_metrics(&self) {
+        metrics::gauge!("ivr_calls_active").set(self.calls.len() as f64);
+        for group in &self.settings.groups {
+            let waiting = self.queues.waiting(&group.name).len();
+            metrics::gauge!("ivr_queue_waiting", "group" => group.name.clone()).set(waiting as f64);
         }
-        self.play(id, &Prompt::tts(BUSY_PROMPT));
     }
 
     /// Writes every group member's row (status online/offline/busy).

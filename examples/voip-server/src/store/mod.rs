@@ -35,6 +35,9 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    /// A row holds a value the server cannot use (names the row).
+    #[error("bad database row: {0}")]
+    BadRow(String),
 }
 
 /// The database.
@@ -400,6 +403,9 @@ fn redact(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
+
+// after the macros, which it uses
+pub mod menus;
 
 #[cfg(test)]
 mod tests;
