@@ -18,6 +18,7 @@
 //! | `server/transfer` | ringing agents, the queue, the bridge |
 //! | [`media`] | per-call RTP: prompt playback, key detection, the bridge |
 //! | [`rtp`] | PCMU packetizer, RTP header reading, the port pool |
+//! | [`webhook`] | the webhook action's HTTP client |
 //! | [`agents_table`] | the `agents` table writer |
 
 pub mod agents_table;
@@ -29,6 +30,7 @@ pub mod menus;
 pub mod queue;
 pub mod rtp;
 pub mod server;
+pub mod webhook;
 
 pub use agents_table::{AgentRow, AgentWriter};
 

@@ -41,12 +41,19 @@ use super::groups::{Agents, Group};
 use super::media::{self, CallerMedia, MediaCommand, MediaEvent, MediaHandle};
 use super::queue::{Queues, Ticket};
 use super::rtp::PortPool;
+use super::webhook::WebhookClient;
+
+/// The webhook client's own timeout (the machine's deadline is 10 s).
+const WEBHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Said when no agent of the group can take the call.
 pub const BUSY_PROMPT: &str = "All our agents are busy. Please call again later. Goodbye.";
 
 /// A rendered prompt (or why not) for a call's playback token.
 type Render = (u64, u64, Result<Arc<[i16]>, String>);
+
+/// A webhook's answer body (or why not) for a call.
+type WebhookAnswer = (u64, Result<Vec<u8>, String>);
 
 /// What happens to a call after the menu.
 #[derive(Debug)]
@@ -131,6 +138,9 @@ pub struct IvrServer {
     media_rx: mpsc::UnboundedReceiver<(u64, MediaEvent)>,
     render_tx: mpsc::UnboundedSender<Render>,
     render_rx: mpsc::UnboundedReceiver<Render>,
+    webhooks: WebhookClient,
+    webhook_tx: mpsc::UnboundedSender<WebhookAnswer>,
+    webhook_rx: mpsc::UnboundedReceiver<WebhookAnswer>,
 }
 
 /// Everything [`IvrServer::new`] needs.
@@ -178,7 +188,11 @@ impl IvrServer {
         let pool = PortPool::new(parts.settings.media_ip, low, high);
         let (media_tx, media_rx) = mpsc::unbounded_channel();
         let (render_tx, render_rx) = mpsc::unbounded_channel();
+        let (webhook_tx, webhook_rx) = mpsc::unbounded_channel();
         Ok(Self {
+            webhooks: WebhookClient::new(WEBHOOK_TIMEOUT),
+            webhook_tx,
+            webhook_rx,
             domain: parts.domain,
             socket: parts.socket,
             local,
@@ -227,6 +241,7 @@ impl IvrServer {
                 () = sleep_until(deadline) => self.handle_timeout(Instant::now()),
                 Some((call, event)) = self.media_rx.recv() => self.on_media(Instant::now(), call, event),
                 Some((call, token, result)) = self.render_rx.recv() => self.on_rendered(Instant::now(), call, token, result),
+                Some((call, result)) = self.webhook_rx.recv() => self.on_webhook(Instant::now(), call, result),
                 changed = self.registered.changed() => {
                     if changed.is_err() { break; }
                     self.publish_registrations();
@@ -516,12 +531,16 @@ impl IvrServer {
                     call.stage = Stage::Ended;
                     let _ = self.ua.bye(now, call.caller_dialog);
                 }
-                Event::Webhook { url, .. } => {
-                    // the reference server has no webhook client yet
-                    call.ivr.handle_webhook_response(
-                        now,
-                        Err(format!("webhooks are not enabled in voip-server ({url})")),
-                    );
+                Event::Webhook { url, payload } => {
+                    tracing::info!(call = id, %url, "ivr webhook");
+                    let client = self.webhooks.clone();
+                    let tx = self.webhook_tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let _ = tx.send((id, client.post(&url, &payload)));
+                    });
+                }
+                Event::WebhookFailed { url, error } => {
+                    tracing::warn!(call = id, %url, %error, "ivr webhook failed");
                 }
                 Event::MenuEntered { menu_id } => tracing::debug!(call = id, %menu_id, "ivr menu"),
                 Event::Finished { reason } => {
@@ -534,6 +553,16 @@ impl IvrServer {
                 _ => {}
             }
         }
+    }
+
+    /// A webhook answered (or failed): the machine runs its verbs.
+    fn on_webhook(&mut self, now: Instant, id: u64, result: Result<Vec<u8>, String>) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.ivr
+            .handle_webhook_response(now, result.as_deref().map_err(Clone::clone));
+        self.drain_ivr(now, id);
     }
 
     /// Renders `prompt` on a blocking thread; the media task plays it when done.
