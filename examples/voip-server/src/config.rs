@@ -124,6 +124,9 @@ pub struct FileConfig {
     /// Agent groups for IVR transfers: `[[groups]]` tables.
     #[serde(default)]
     pub groups: Vec<crate::ivr::config::GroupEntry>,
+    /// The media relay: a `[media]` table (see `crate::media::config`);
+    /// without one the relay runs with its defaults.
+    pub media: Option<crate::media::config::MediaEntry>,
 }
 
 /// One `[[trunks]]` table.
@@ -251,6 +254,8 @@ pub struct Config {
     pub dids: Vec<crate::sip::trunks::Did>,
     /// The IVR, when enabled.
     pub ivr: Option<crate::ivr::config::IvrSettings>,
+    /// The media relay.
+    pub media: crate::media::MediaSettings,
 }
 
 /// Where a value came from, for error messages.
@@ -451,6 +456,13 @@ impl Config {
             &users,
             advertise,
         )?;
+        let media = crate::media::config::resolve(
+            path,
+            fc.media.as_ref(),
+            advertise,
+            sip_udp,
+            ivr.as_ref().map(|i| i.rtp_ports),
+        )?;
         for (on, flag) in [(sip_tls, "--sip-tls"), (sip_wss, "--sip-wss")] {
             if on.is_none() {
                 continue;
@@ -493,6 +505,7 @@ impl Config {
             trunks,
             dids,
             ivr,
+            media,
         })
     }
 }

@@ -11,6 +11,7 @@ mod config;
 mod error;
 mod http;
 mod ivr;
+mod media;
 mod sip;
 mod store;
 

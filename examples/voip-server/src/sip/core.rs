@@ -23,7 +23,7 @@
 //! registered from (their NAT binding or connection), with Record-Route
 //! flow tokens bringing in-dialog requests back the same way.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -150,6 +150,11 @@ pub struct SipCore {
     caller: Option<String>,
     /// The IVR behind us, if enabled.
     ivr: Option<IvrRoute>,
+    /// Whether the INVITE being routed has the IVR at one end.
+    ivr_leg: bool,
+    /// Call-IDs of live calls with the IVR at one end (their media is
+    /// not anchored: the IVR is a media endpoint of ours).
+    ivr_calls: HashSet<String>,
 }
 
 impl SipCore {
@@ -239,6 +244,8 @@ impl SipCore {
             wall: SystemTime::UNIX_EPOCH,
             caller: None,
             ivr: config.ivr,
+            ivr_leg: false,
+            ivr_calls: HashSet::new(),
         })
     }
 
@@ -343,6 +350,7 @@ impl SipCore {
     pub fn handle_receive(&mut self, now: Instant, wall: SystemTime, rx: Receive) {
         self.wall = wall;
         self.caller = None;
+        self.ivr_leg = false;
         let ip = rx.source.ip();
         if self.registrar_auth.is_banned(wall, ip) || self.proxy_auth.is_banned(wall, ip) {
             self.stats.banned_dropped += 1;
@@ -434,6 +442,18 @@ impl SipCore {
         self.calls.pop_front()
     }
 
+    /// Whether a call has the IVR at one end (its media is not anchored).
+    pub fn is_ivr_call(&self, call_id: &str) -> bool {
+        self.ivr_calls.contains(call_id)
+    }
+
+    fn push_call_event(&mut self, event: CallEvent) {
+        if let CallEvent::Ended { call_id, .. } = &event {
+            self.ivr_calls.remove(call_id);
+        }
+        self.calls.push_back(event);
+    }
+
     fn drain_events(&mut self, now: Instant, wall: SystemTime) {
         self.drain_transaction_events(now, wall);
         while let Some(event) = self.proxy.poll_event() {
@@ -445,7 +465,7 @@ impl SipCore {
             } = event
             {
                 let call_id = String::from_utf8_lossy(&call_id).into_owned();
-                self.calls.push_back(if status.is_success() {
+                self.push_call_event(if status.is_success() {
                     CallEvent::Answered { call_id, at: wall }
                 } else {
                     CallEvent::Ended {
@@ -559,7 +579,7 @@ impl SipCore {
             return match hop {
                 NextHop::Forward(target) if ours => {
                     if request.method == Method::Bye {
-                        self.calls.push_back(CallEvent::Ended {
+                        self.push_call_event(CallEvent::Ended {
                             call_id: call_id_of(&request),
                             outcome: Outcome::Completed,
                             cause: "BYE".to_owned(),
@@ -742,6 +762,7 @@ impl SipCore {
             return self.respond(now, id, &request, StatusCode::FORBIDDEN);
         }
         self.caller = Some(username);
+        self.ivr_leg = trusted;
         let mut request = request;
         // credentials are for us, not for the callee
         request.headers.remove(&Known::ProxyAuthorization.into());
@@ -861,6 +882,7 @@ impl SipCore {
         path: ReplyPath,
         ivr: &IvrRoute,
     ) {
+        self.ivr_leg = true;
         let Ok(uri) = format!("sip:{}@{}", ivr.extension, ivr.addr).parse::<Uri>() else {
             return self.respond(now, id, &request, StatusCode::SERVER_INTERNAL_ERROR);
         };
@@ -940,6 +962,9 @@ impl SipCore {
                             .and_then(Result::ok)
                             .and_then(|f| user_of(&f.uri))
                     });
+                    if std::mem::take(&mut self.ivr_leg) {
+                        self.ivr_calls.insert(call_id_of(request));
+                    }
                     self.calls.push_back(CallEvent::Started {
                         call_id: call_id_of(request),
                         from: from.unwrap_or_default(),
@@ -1281,11 +1306,14 @@ mod tests {
         let forwarded = Net::request_to(&sent, IVR).expect("INVITE forwarded to the IVR");
         assert_eq!(forwarded.uri.to_string(), format!("sip:9999@{IVR}"));
         assert_eq!(forwarded.headers.count(&Known::RecordRoute.into()), 2);
+        // the IVR is a media endpoint of ours: its calls are not anchored
+        assert!(n.core.is_ivr_call("call-1001-9999"));
         // the IVR's transfer to an agent needs no credentials
         let transfer = invite("9999", IVR, "1002");
         let sent = n.send(IVR, transfer.to_bytes());
         let to_bob = Net::request_to(&sent, BOB).expect("the IVR's INVITE reaches the agent");
         assert_eq!(to_bob.method, Method::Invite);
+        assert!(n.core.is_ivr_call("call-9999-1002"));
         // anyone else calling from another port of the same host is challenged
         let spoof = invite("9999", "127.0.0.1:45998", "1002");
         let sent = n.send("127.0.0.1:45998", spoof.to_bytes());
@@ -1346,6 +1374,7 @@ mod tests {
         let r = Net::final_to(&sent, ALICE).unwrap();
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.headers.typed_all::<Via>().count(), 1, "our Via removed");
+        assert!(!n.core.is_ivr_call("call-1001-1002"));
         // accounting: the call started (by the authenticated caller) and was answered
         let events: Vec<CallEvent> = std::iter::from_fn(|| n.core.poll_call_event()).collect();
         assert!(

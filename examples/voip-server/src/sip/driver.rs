@@ -16,11 +16,16 @@ use voip_sip::proxy::Interface;
 use voip_sip::transport::{TransportConfig, TransportError, Transports};
 
 use super::Counters;
+use super::calls::CallEvent;
 use super::core::{CoreConfig, CoreStats, IvrRoute, SipCore};
 use super::users::Directory;
 use crate::config::Config;
 use crate::error::Error;
+use crate::media::Anchor;
 use crate::store::cdr::CdrSender;
+
+/// How often the relay's counters are copied to the metrics.
+const RELAY_METRICS_EVERY: Duration = Duration::from_secs(1);
 
 /// Bound SIP transports and the core they feed.
 #[derive(Debug)]
@@ -35,6 +40,8 @@ pub struct Driver {
         Vec<String>,
         watch::Sender<std::collections::BTreeSet<String>>,
     )>,
+    /// The media relay in the send path (`[media] relay = true`).
+    media: Option<Anchor>,
 }
 
 /// The listener name used in logs and ports.json, e.g. `sip-udp`.
@@ -162,6 +169,16 @@ impl Driver {
                 "{error} (check the [auth], domain and [[trunks]] settings)"
             ))
         })?;
+        let media = Anchor::start(&config.media)
+            .map_err(|error| Error::Config(format!("[media]: {error} (fix the [media] table)")))?;
+        if media.is_some() {
+            let (low, high) = config.media.rtp_ports;
+            tracing::info!(
+                ports = %format!("{low}-{high}"),
+                public_ip = %config.media.public_ip,
+                "media relay anchors calls"
+            );
+        }
         Ok(Self {
             transports,
             received,
@@ -169,6 +186,7 @@ impl Driver {
             listeners,
             cdr,
             watched: None,
+            media,
         })
     }
 
@@ -210,17 +228,28 @@ impl Driver {
     /// the transports down.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>, counters: Arc<Counters>) {
         let mut last = CoreStats::default();
+        let mut relay_metrics = tokio::time::interval(RELAY_METRICS_EVERY);
         // trunk registrations: their first REGISTERs go out right away
         self.core.start(Instant::now());
         self.publish_registrations();
         loop {
             // what the last event (or start) queued
             while let Some(event) = self.core.poll_call_event() {
+                if let (Some(media), CallEvent::Ended { call_id, .. }) = (&mut self.media, &event) {
+                    media.end(call_id).await;
+                }
                 if self.cdr.send(event).is_err() {
                     tracing::error!("the CDR writer stopped; call records are not written");
                 }
             }
             while let Some(transmit) = self.core.poll_transmit() {
+                let transmit = match &mut self.media {
+                    Some(media) => {
+                        let prepared = media.prepare(transmit, |id| self.core.is_ivr_call(id));
+                        media.rewrite(prepared).await
+                    }
+                    None => transmit,
+                };
                 let protocol = transmit.protocol;
                 let destination = transmit.destination;
                 super::count_sent(protocol, &transmit.contents);
@@ -262,6 +291,16 @@ impl Driver {
                         break;
                     }
                 }
+                Some(event) = relay_event(&mut self.media) => {
+                    if let Some(media) = &mut self.media {
+                        media.handle_event(event).await;
+                    }
+                }
+                _ = relay_metrics.tick(), if self.media.is_some() => {
+                    if let Some(media) = &mut self.media {
+                        media.export_metrics().await;
+                    }
+                }
             }
             last = export_stats(last, self.core.stats(), &counters);
             self.publish_registrations();
@@ -270,6 +309,14 @@ impl Driver {
                 .store(self.core.registrations() as u64, Ordering::Relaxed);
         }
         self.transports.shutdown();
+    }
+}
+
+/// The media relay's next event; never, without a relay.
+async fn relay_event(media: &mut Option<Anchor>) -> Option<voip_media::RelayEvent> {
+    match media {
+        Some(media) => media.next_event().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,0 +1,26 @@
+//! Media anchoring: the server's proxy puts `voip_media::relay` in the
+//! path of every call's RTP, the way Kamailio calls rtpengine.
+//!
+//! - [`config`]: the `[media]` table (on by default, ports 20000-29999,
+//!   the address in rewritten SDP, transcoding codecs, SRTP toward the
+//!   callee, latching, media timeout).
+//! - [`message`]: what is read from a SIP message (Call-ID, tags, CSeq,
+//!   SDP body) and how its body is replaced.
+//! - [`exchange`]: the sans-IO offer/answer tracker that says which relay
+//!   command each outgoing message needs.
+//! - [`anchor`]: runs those commands on the relay driver as the SIP driver
+//!   sends, releases relay calls when calls end.
+//! - [`metrics`]: the relay's counters on `/metrics`.
+//!
+//! Calls with the IVR at one end are not anchored: the IVR is a media
+//! endpoint of this server itself (on loopback), and it bridges the
+//! caller to an agent in its own media task (see `crate::ivr`).
+
+pub mod anchor;
+pub mod config;
+pub mod exchange;
+pub mod message;
+pub mod metrics;
+
+pub use anchor::Anchor;
+pub use config::MediaSettings;
