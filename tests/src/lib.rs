@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod baresip;
 pub mod postgres;
 pub mod sipp;
 
