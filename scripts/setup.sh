@@ -13,7 +13,7 @@ set -euo pipefail
 SERVER_PACKAGES="build-essential cmake pkg-config"
 # Packages the tests add: peers the interop tests drive. Add new ones here
 # (baresip, chromium, chromium-driver, postgresql, redis-server, ...).
-TEST_PACKAGES="sip-tester sipvicious baresip espeak-ng dnsmasq-base python3-pip postgresql chromium chromium-driver"
+TEST_PACKAGES="sip-tester sipvicious baresip espeak-ng dnsmasq-base python3-pip postgresql sqlite3 chromium chromium-driver"
 
 mode=all
 case "${1:-}" in

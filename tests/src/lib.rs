@@ -21,6 +21,7 @@
 
 pub mod baresip;
 pub mod postgres;
+pub mod rtp_probe;
 pub mod sipp;
 
 use std::collections::HashMap;

@@ -19,12 +19,10 @@
 //! `cargo build --release -p voip-server && cargo test -p voip-tests --test ivr_9999 -- --ignored --nocapture`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::UdpSocket;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use voip_tests::postgres::Postgres;
+use voip_tests::rtp_probe::RtpProbe;
 use voip_tests::sipp::{Sipp, register, scenario, start_callee, stat};
 use voip_tests::{Server, TEST_USERS, free_udp_port, http_get, require_program, strings, wait_for};
 
@@ -39,48 +37,6 @@ name = "sales"
 strategy = "round-robin"
 members = ["1002"]
 "#;
-
-/// G.711 µ-law to linear (ITU-T G.711), to tell speech from silence.
-fn ulaw(code: u8) -> i32 {
-    let c = !code;
-    let exponent = i32::from((c >> 4) & 7);
-    let mantissa = i32::from(c & 0x0f);
-    let magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
-    if c & 0x80 != 0 { -magnitude } else { magnitude }
-}
-
-/// Counts PCMU packets (all, and those whose loudest sample is above
-/// -30 dBFS) arriving on `socket` until `stop`.
-fn count_rtp(
-    socket: UdpSocket,
-    stop: Arc<AtomicBool>,
-    all: Arc<AtomicU64>,
-    speech: Arc<AtomicU64>,
-) {
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let mut buf = [0u8; 2048];
-    while !stop.load(Ordering::Relaxed) {
-        let Ok(len) = socket.recv(&mut buf) else {
-            continue;
-        };
-        let packet = &buf[..len];
-        if len <= 12 || packet[0] >> 6 != 2 || packet[1] & 0x7f != 0 {
-            continue;
-        }
-        all.fetch_add(1, Ordering::Relaxed);
-        let header = 12 + 4 * usize::from(packet[0] & 0x0f);
-        let peak = packet[header..]
-            .iter()
-            .map(|c| ulaw(*c).abs())
-            .max()
-            .unwrap_or(0);
-        if peak > 1000 {
-            speech.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
 
 #[test]
 #[ignore = "needs the release voip-server binary, sipp and espeak-ng or Piper; run with --ignored"]
@@ -139,14 +95,8 @@ fn ivr_flow(pg: Option<&Postgres>) {
     );
 
     // the caller's media port: this test listens there
-    let media = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let rtp_port = media.local_addr().unwrap().port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let (all, speech) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let counter = {
-        let (stop, all, speech) = (stop.clone(), all.clone(), speech.clone());
-        std::thread::spawn(move || count_rtp(media, stop, all, speech))
-    };
+    let mut probe = RtpProbe::start();
+    let rtp_port = probe.port();
 
     let uac = Sipp::spawn(
         "ivr-caller-1001",
@@ -162,6 +112,9 @@ fn ivr_flow(pg: Option<&Postgres>) {
             "-key",
             "rtp_port",
             &rtp_port.to_string(),
+            // on the line after the key
+            "-d",
+            "9000",
             "-auth_uri",
             "9999@localhost",
             "-p",
@@ -176,13 +129,12 @@ fn ivr_flow(pg: Option<&Postgres>) {
         ]),
     );
     let run = uac.wait(Duration::from_secs(90));
-    stop.store(true, Ordering::Relaxed);
-    counter.join().unwrap();
+    probe.stop();
     run.assert_all_succeeded(&mut server, 1);
 
     // (a) the prompt arrived as RTP with speech in it: the welcome prompt
     // plays 3 s before the key, then "Transferring to sales" (~1.5 s)
-    let (all, speech) = (all.load(Ordering::Relaxed), speech.load(Ordering::Relaxed));
+    let (all, speech) = probe.counts();
     println!("caller received {all} PCMU packets, {speech} with speech");
     assert!(
         all >= 150,
