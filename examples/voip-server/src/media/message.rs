@@ -137,23 +137,28 @@ pub fn is_secure(sdp: &[u8]) -> bool {
     })
 }
 
-/// The first codec of the first audio stream, e.g. `PCMU` or `opus`.
+/// The first codec of the first audio stream, e.g. `PCMU` or `opus`
+/// (telephone-event, comfort noise and redundancy formats skipped).
 pub fn first_codec(sdp: &[u8]) -> Option<String> {
     let (media, _) = audio_section(sdp)?;
-    let pt = media[0].split_whitespace().nth(3)?;
-    let rtpmap = format!("a=rtpmap:{pt} ");
-    if let Some(line) = media.iter().find(|l| l.starts_with(&rtpmap)) {
-        let name = line[rtpmap.len()..].split('/').next()?;
-        return Some(name.trim().to_owned());
-    }
-    let name = match pt {
-        "0" => "PCMU",
-        "8" => "PCMA",
-        "9" => "G722",
-        "18" => "G729",
-        other => other,
-    };
-    Some(name.to_owned())
+    media[0].split_whitespace().skip(3).find_map(|pt| {
+        let rtpmap = format!("a=rtpmap:{pt} ");
+        let name = match media.iter().find(|l| l.starts_with(&rtpmap)) {
+            Some(line) => line[rtpmap.len()..].split('/').next()?.trim(),
+            None => match pt {
+                "0" => "PCMU",
+                "8" => "PCMA",
+                "9" => "G722",
+                "13" => "CN",
+                "18" => "G729",
+                other => other,
+            },
+        };
+        let auxiliary = ["telephone-event", "CN", "red", "ulpfec"]
+            .iter()
+            .any(|a| name.eq_ignore_ascii_case(a));
+        (!auxiliary).then(|| name.to_owned())
+    })
 }
 
 /// Where the first audio stream wants RTP: its `c=` (media level, else
@@ -200,6 +205,12 @@ mod tests {
             Some("10.0.0.1:4002".parse().unwrap())
         );
         assert_eq!(first_codec(b"v=0\r\nm=video 1 RTP/AVP 96\r\n"), None);
+        let events_first =
+            "v=0\r\nm=audio 4 RTP/AVP 101 13 0\r\na=rtpmap:101 telephone-event/8000\r\n";
+        assert_eq!(
+            first_codec(events_first.as_bytes()).as_deref(),
+            Some("PCMU")
+        );
         assert_eq!(audio_address(b"\xff\xfe"), None);
     }
 
