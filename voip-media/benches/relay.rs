@@ -1,5 +1,7 @@
 //! Relay throughput, printed (no assertions):
-//! - the sans-IO core: pass-through and PCMU ⇄ Opus transcoding, packets/s;
+//! - the sans-IO core: pass-through packets/s; PCMU ⇄ Opus transcoding in
+//!   both directions (decode + resample + encode per 20 ms frame each way),
+//!   printed as transcoded calls per core;
 //! - the tokio driver on loopback through real sockets, batched (quinn-udp:
 //!   recvmmsg/GRO, GSO) and unbatched (one syscall per datagram) side by
 //!   side.
@@ -33,7 +35,7 @@ fn rtp(ssrc: u32, seq: u16, ts: u32, pt: u8, payload: &[u8]) -> Bytes {
     Bytes::from(b)
 }
 
-fn core(transcode: bool) -> (Relay, LegAddrs) {
+fn core(transcode: bool) -> (Relay, LegAddrs, LegAddrs) {
     let t0 = Instant::now();
     let config = RelayConfig::default().build().unwrap_or_default_config();
     let mut r = Relay::new(config, Rng::seeded(1), t0, SystemTime::now());
@@ -58,7 +60,7 @@ fn core(transcode: bool) -> (Relay, LegAddrs) {
         sdp("10.0.0.2", 5000, "0", "")
     };
     r.answer(t0, "c", answer.as_bytes()).unwrap();
-    (r, a)
+    (r, a, b)
 }
 
 trait OrDefault {
@@ -71,7 +73,7 @@ impl<E> OrDefault for Result<std::sync::Arc<RelayConfig>, E> {
 }
 
 fn bench_passthrough() {
-    let (mut r, a) = core(false);
+    let (mut r, a, _) = core(false);
     let src: SocketAddr = "10.0.0.1:4000".parse().unwrap();
     let n = 1_000_000u32;
     let t0 = Instant::now();
@@ -88,34 +90,86 @@ fn bench_passthrough() {
     );
 }
 
+/// 20 ms of a speech-like signal (a gliding harmonic vowel) at `rate`,
+/// frame `k` of a continuous stream.
+fn speech(rate: u32, k: u32) -> Vec<i16> {
+    let n = rate / 50;
+    (0..n)
+        .map(|i| {
+            let t = f64::from(k * n + i) / f64::from(rate);
+            let f0 = 140.0 + 30.0 * (2.0 * std::f64::consts::PI * 3.0 * t).sin();
+            let v: f64 = (1..=10)
+                .map(|h| (2.0 * std::f64::consts::PI * f64::from(h) * f0 * t).sin() / f64::from(h))
+                .sum();
+            (5000.0 * v) as i16
+        })
+        .collect()
+}
+
+/// One transcoded call through the core, both directions: every 20 ms leg A
+/// sends a PCMU packet and leg B an Opus packet; each is decoded, resampled
+/// and re-encoded for the other side. Cost per second of call audio gives
+/// transcoded calls per core (1 s / cost).
 fn bench_transcode() {
-    let (mut r, a) = core(true);
-    let src: SocketAddr = "10.0.0.1:4000".parse().unwrap();
-    let mut enc = Codec::Pcmu.new_encoder().unwrap();
-    let tone: Vec<i16> = (0..160)
-        .map(|i| ((i as f64 * 0.785).sin() * 8000.0) as i16)
+    let (mut r, a, b) = core(true);
+    let src_a: SocketAddr = "10.0.0.1:4000".parse().unwrap();
+    let src_b: SocketAddr = "10.0.0.2:5000".parse().unwrap();
+    // 50 distinct frames of each codec, cycled (1 s of speech-like audio).
+    let mut pcmu = Codec::Pcmu.new_encoder().unwrap();
+    let mut opus = Codec::Opus(OpusConfig::default()).new_encoder().unwrap();
+    let pcmu_frames: Vec<Bytes> = (0..50)
+        .map(|k| {
+            pcmu.encode(&AudioFrame::mono(8000, speech(8000, k)))
+                .unwrap()
+        })
         .collect();
-    let payload = enc.encode(&AudioFrame::mono(8000, tone)).unwrap();
-    let n = 20_000u32; // 400 s of audio
+    let opus_frames: Vec<Bytes> = (0..50)
+        .map(|k| {
+            opus.encode(&AudioFrame::mono(48000, speech(48000, k)))
+                .unwrap()
+        })
+        .collect();
+    let n = 15_000u32; // 300 s of call audio
     let t0 = Instant::now();
     let start = Instant::now();
-    let mut out = 0u64;
+    let (mut to_a, mut to_b) = (0u64, 0u64);
     for i in 0..n {
         let now = t0 + Duration::from_millis(20 * u64::from(i));
-        r.handle_datagram(now, a.rtp, src, rtp(7, i as u16, i * 160, 0, &payload));
+        let k = (i % 50) as usize;
+        r.handle_datagram(
+            now,
+            a.rtp,
+            src_a,
+            rtp(7, i as u16, i * 160, 0, &pcmu_frames[k]),
+        );
+        r.handle_datagram(
+            now,
+            b.rtp,
+            src_b,
+            rtp(9, i as u16, i * 960, 96, &opus_frames[k]),
+        );
         while let Some(t) = r.poll_timeout().filter(|t| *t <= now) {
             r.handle_timeout(t);
         }
-        while r.poll_transmit().is_some() {
-            out += 1;
+        while let Some(t) = r.poll_transmit() {
+            if t.destination == src_a {
+                to_a += 1;
+            } else {
+                to_b += 1;
+            }
         }
     }
     let s = start.elapsed().as_secs_f64();
+    let audio = f64::from(n) * 0.020;
+    let per_call_second = s / audio;
     println!(
-        "core PCMU -> Opus transcoding {:>10.0} packets/s ({} out, {:.0} concurrent one-way streams per core)",
-        f64::from(n) / s,
-        out,
-        f64::from(n) / s / 50.0
+        "core PCMU <-> Opus transcoding, both directions: {:.1} us per 20 ms (both ways), {:.2} ms CPU per call-second",
+        s / f64::from(n) * 1e6,
+        per_call_second * 1e3,
+    );
+    println!(
+        "transcoded calls per core (Opus <-> PCMU, 20 ms frames both ways) {:>8.0}   ({to_b} packets out to the Opus leg, {to_a} to the PCMU leg, of {n} each way)",
+        1.0 / per_call_second
     );
 }
 
