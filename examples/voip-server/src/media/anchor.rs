@@ -51,11 +51,14 @@ pub struct Prepared(Inner);
 #[derive(Debug)]
 enum Inner {
     Ready(Transmit),
-    Run {
-        transmit: Transmit,
-        message: voip_sip::Message,
-        job: Job,
-    },
+    Run(Box<Pending>),
+}
+
+#[derive(Debug)]
+struct Pending {
+    transmit: Transmit,
+    message: voip_sip::Message,
+    job: Job,
 }
 
 /// The relay driver and the offer/answer tracker.
@@ -120,11 +123,11 @@ impl Anchor {
                 transmit.contents = with_body(message, body);
                 Prepared(Inner::Ready(transmit))
             }
-            Plan::Run(job) => Prepared(Inner::Run {
+            Plan::Run(job) => Prepared(Inner::Run(Box::new(Pending {
                 transmit,
                 message,
                 job,
-            }),
+            }))),
         }
     }
 
@@ -133,11 +136,7 @@ impl Anchor {
     pub async fn rewrite(&mut self, prepared: Prepared) -> Transmit {
         let (mut transmit, message, job) = match prepared.0 {
             Inner::Ready(transmit) => return transmit,
-            Inner::Run {
-                transmit,
-                message,
-                job,
-            } => (transmit, message, job),
+            Inner::Run(pending) => (pending.transmit, pending.message, pending.job),
         };
         let result = self.run(&job).await;
         let outcome = match &result {
