@@ -12,6 +12,8 @@
 //!   1002 only PCMU: the relay adds PCMU to the offer (the default
 //!   `transcode = ["PCMU"]`), 1002 answers PCMU, 1001 keeps Opus, and the
 //!   tones cross both ways through the transcoder.
+//! - `relay_transcodes_pcmu_caller_to_opus_callee`: the other way round,
+//!   with `transcode = ["opus"]`: the relay offers Opus to 1002.
 //! - `relay_sdes_srtp_caller_plain_callee`: 1001 insists on SDES-SRTP
 //!   (`mediaenc=srtp-mand`: RTP/SAVP + `a=crypto`), the server is set to
 //!   `srtp = "plain"` toward callees: 1002 gets plain RTP/AVP, 1001 gets
@@ -334,6 +336,36 @@ fn relay_transcodes_opus_caller_to_pcmu_callee() {
                 .iter()
                 .all(|l| !l.split_whitespace().skip(3).any(|f| f == "0")),
         "1001's answer keeps Opus: {to_caller:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs the server binary and baresip"]
+fn relay_transcodes_pcmu_caller_to_opus_callee() {
+    let Some(seen) = call_through_relay(
+        "transcode = [\"opus\"]\n",
+        |c| c.account_params(";audio_codecs=PCMU/8000/1"),
+        |c| {
+            c.module("opus.so")
+                .account_params(";audio_codecs=opus/48000/2")
+        },
+    ) else {
+        return;
+    };
+    assert!(
+        seen.summary
+            .contains("caller_codec=\"PCMU\" callee_codec=\"opus\""),
+        "the relay transcoded: {}",
+        seen.summary
+    );
+    assert!(
+        seen.callee_log.contains("opus/48000/2"),
+        "1002 was offered Opus by the relay"
+    );
+    let to_caller = relay_lines(&seen.caller_log);
+    assert!(
+        !to_caller.is_empty() && to_caller.iter().all(|l| l.contains("RTP/AVP 0")),
+        "1001's answer keeps PCMU: {to_caller:?}"
     );
 }
 

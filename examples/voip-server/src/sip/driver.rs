@@ -3,6 +3,11 @@
 //! next deadline and shutdown, feeds the core with the current time and sends whatever it
 //! polls out.
 //!
+//! With `[media] relay = true` every outgoing message passes the media
+//! relay's [`Anchor`] first (SDP rewritten to the relay's ports), ended
+//! calls release their relay call, and the relay's counters reach the
+//! metrics once a second.
+//!
 //! This is the only module that knows the transport API.
 
 use std::net::SocketAddr;
