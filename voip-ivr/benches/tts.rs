@@ -38,7 +38,7 @@ use voip_ivr::tts::{EspeakEngine, PiperEngine, PiperOptions, TtsCache, TtsEngine
 const WELCOME: &str =
     "Welcome to our service. Press 1 for sales, 2 for support, or 0 to hear these options again.";
 
-/// A longer paragraph (about 25 s of speech).
+/// A longer paragraph (89 words, about 24 s of speech).
 const PARAGRAPH: &str = "Thank you for calling. All of our agents are currently helping other \
      customers, and your call is important to us. Please stay on the line and the next available \
      agent will answer in the order the call was received. You can also visit our website at any \
