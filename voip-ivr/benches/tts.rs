@@ -23,6 +23,7 @@
 //! `cargo bench -p voip-ivr --bench tts` or `bash scripts/bench-tts.sh`.
 //! Environment: `TTS_BENCH_RUNS` (5), `TTS_BENCH_THREADS` (`1,2`: one set
 //! of rows per count), `TTS_BENCH_HITS` (2000), `TTS_BENCH_COLD` (3),
+//! `TTS_BENCH_THREADS_ONESHOT` (1: our cold process's thread count),
 //! `VOIP_PYTHON` (`python3`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
