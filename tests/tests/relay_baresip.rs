@@ -107,6 +107,8 @@ struct Seen {
     callee_log: String,
     /// The server's `relay call ended` log line (codecs and counters per leg).
     summary: String,
+    /// The call's row in GET /api/calls, with the relay's codec and MOS.
+    cdr: String,
 }
 
 /// Registers 1001 and 1002 (configured by `caller`/`callee`) at a server
@@ -264,11 +266,23 @@ fn call_through_relay(
         .map(str::to_owned);
     let summary = summary.expect("the server logs the relay call's summary");
     eprintln!("{summary}");
+    // the CDR carries what the relay measured
+    let cdr = wait_for(Duration::from_secs(10), || {
+        let (_, body) = http_get(http, "/api/calls?limit=1");
+        (body.contains("\"status\":\"completed\"")
+            && body.contains("\"caller_mos\":")
+            && !body.contains("\"codec\":null"))
+        .then_some(body)
+    });
+    let cdr =
+        cdr.unwrap_or_else(|| panic!("no codec in the CDR: {}", http_get(http, "/api/calls").1));
+    eprintln!("{cdr}");
     drop(report);
     Some(Seen {
         caller_log,
         callee_log,
         summary,
+        cdr,
     })
 }
 
@@ -320,6 +334,7 @@ fn relay_transcodes_opus_caller_to_pcmu_callee() {
         "the relay transcoded: {}",
         seen.summary
     );
+    assert!(seen.cdr.contains("\"codec\":\"opus|PCMU\""), "{}", seen.cdr);
     // 1002 was offered PCMU by the relay (1001 has no G.711 at all)
     let to_callee = relay_lines(&seen.callee_log);
     assert!(

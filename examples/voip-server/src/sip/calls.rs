@@ -39,7 +39,7 @@ impl Outcome {
 }
 
 /// One step in the life of a call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CallEvent {
     /// An initial INVITE was forwarded.
     Started {
@@ -59,6 +59,16 @@ pub enum CallEvent {
         /// When.
         at: SystemTime,
     },
+    /// What the media relay measured, sent just before [`CallEvent::Ended`]
+    /// for calls whose media it anchored.
+    Media {
+        /// The Call-ID.
+        call_id: String,
+        /// The codec, or `caller|callee` when the relay transcoded.
+        codec: Option<String>,
+        /// The caller's and the callee's leg, as the relay received them.
+        legs: [LegQuality; 2],
+    },
     /// The call ended.
     Ended {
         /// The Call-ID.
@@ -72,12 +82,48 @@ pub enum CallEvent {
     },
 }
 
+/// One leg's media quality for the CDR.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LegQuality {
+    /// E-model MOS (ITU-T G.107), when the leg carried enough media.
+    pub mos: Option<f64>,
+    /// Interarrival jitter (RFC 3550), milliseconds.
+    pub jitter_ms: f64,
+    /// Packets lost, percent.
+    pub loss_pct: f64,
+}
+
+impl LegQuality {
+    /// From the relay's statistics of one leg.
+    pub fn of(stats: &voip_media::relay::LegStats) -> Self {
+        let expected = stats.packets_in + stats.lost;
+        let loss_pct = if expected == 0 {
+            0.0
+        } else {
+            100.0 * stats.lost as f64 / expected as f64
+        };
+        match &stats.quality {
+            Some(q) => Self {
+                mos: Some(q.mos),
+                jitter_ms: q.jitter_ms,
+                loss_pct: q.loss_percent,
+            },
+            None => Self {
+                mos: None,
+                jitter_ms: stats.jitter.as_secs_f64() * 1000.0,
+                loss_pct,
+            },
+        }
+    }
+}
+
 impl CallEvent {
     /// The Call-ID the event is about.
     pub fn call_id(&self) -> &str {
         match self {
             Self::Started { call_id, .. }
             | Self::Answered { call_id, .. }
+            | Self::Media { call_id, .. }
             | Self::Ended { call_id, .. } => call_id,
         }
     }

@@ -21,7 +21,7 @@ use voip_sip::proxy::Interface;
 use voip_sip::transport::{TransportConfig, TransportError, Transports};
 
 use super::Counters;
-use super::calls::CallEvent;
+use super::calls::{CallEvent, LegQuality};
 use super::core::{CoreConfig, CoreStats, IvrRoute, SipCore};
 use super::users::Directory;
 use crate::config::Config;
@@ -240,8 +240,22 @@ impl Driver {
         loop {
             // what the last event (or start) queued
             while let Some(event) = self.core.poll_call_event() {
-                if let (Some(media), CallEvent::Ended { call_id, .. }) = (&mut self.media, &event) {
-                    media.end(call_id).await;
+                if let (Some(media), CallEvent::Ended { call_id, .. }) = (&mut self.media, &event)
+                    && let Some(summary) = media.end(call_id).await
+                {
+                    let codec = match &summary.codecs {
+                        [Some(a), Some(b)] if a.eq_ignore_ascii_case(b) => Some(a.clone()),
+                        [Some(a), Some(b)] => Some(format!("{a}|{b}")),
+                        [a, b] => a.clone().or_else(|| b.clone()),
+                    };
+                    let media_event = CallEvent::Media {
+                        call_id: summary.call_id,
+                        codec,
+                        legs: summary.legs.each_ref().map(LegQuality::of),
+                    };
+                    if self.cdr.send(media_event).is_err() {
+                        tracing::error!("the CDR writer stopped; call records are not written");
+                    }
                 }
                 if self.cdr.send(event).is_err() {
                     tracing::error!("the CDR writer stopped; call records are not written");

@@ -101,6 +101,12 @@ pub struct CallLog {
     pub duration: Option<i64>,
     /// Why it ended.
     pub hangup_cause: Option<String>,
+    /// The codec (`caller|callee` when transcoded), for relayed calls.
+    pub codec: Option<String>,
+    /// E-model MOS of what the caller sent.
+    pub caller_mos: Option<f64>,
+    /// E-model MOS of what the callee sent.
+    pub callee_mos: Option<f64>,
 }
 
 impl Store {
@@ -228,6 +234,27 @@ impl Store {
                     call_id.clone()
                 )?;
             }
+            CallEvent::Media {
+                call_id,
+                codec,
+                legs,
+            } => {
+                let [caller, callee] = legs;
+                execute!(
+                    self,
+                    "UPDATE call_logs SET codec = $2, caller_mos = $3, caller_jitter_ms = $4, \
+                     caller_loss_pct = $5, callee_mos = $6, callee_jitter_ms = $7, callee_loss_pct = $8 \
+                     WHERE call_id = $1",
+                    call_id.clone(),
+                    codec.clone(),
+                    caller.mos,
+                    caller.jitter_ms,
+                    caller.loss_pct,
+                    callee.mos,
+                    callee.jitter_ms,
+                    callee.loss_pct
+                )?;
+            }
             CallEvent::Ended {
                 call_id,
                 outcome,
@@ -331,7 +358,7 @@ impl Store {
     /// The most recent calls, newest first.
     pub async fn recent_calls(&self, limit: i64) -> Result<Vec<CallLog>, StoreError> {
         const SQL: &str = "SELECT call_id, from_number, to_number, status, start_time, answer_time, \
-                           end_time, duration, hangup_cause FROM call_logs \
+                           end_time, duration, hangup_cause, codec, caller_mos, callee_mos FROM call_logs \
                            ORDER BY start_time DESC, id DESC LIMIT $1";
         Ok(match self {
             Self::Sqlite(pool) => {

@@ -148,3 +148,46 @@ async fn bad_urls_say_what_to_do() {
         "postgres://voip:***@127.0.0.1:5432/voip"
     );
 }
+
+#[tokio::test]
+async fn the_relays_measures_land_in_the_row() {
+    use crate::sip::calls::LegQuality;
+    let (store, dir) = temp_store().await;
+    store.record("run1", &started("m1", 0)).await.unwrap();
+    let media = CallEvent::Media {
+        call_id: "m1".into(),
+        codec: Some("opus|PCMU".into()),
+        legs: [
+            LegQuality {
+                mos: Some(4.3),
+                jitter_ms: 1.5,
+                loss_pct: 0.0,
+            },
+            LegQuality {
+                mos: None,
+                jitter_ms: 0.0,
+                loss_pct: 2.5,
+            },
+        ],
+    };
+    store.record("run1", &media).await.unwrap();
+    store
+        .record("run1", &ended("m1", Outcome::Completed, "BYE", 30))
+        .await
+        .unwrap();
+    let row = &store.recent_calls(1).await.unwrap()[0];
+    assert_eq!(row.codec.as_deref(), Some("opus|PCMU"));
+    assert_eq!(row.caller_mos, Some(4.3));
+    assert_eq!(row.callee_mos, None);
+    let Store::Sqlite(pool) = &store else {
+        unreachable!()
+    };
+    let (jitter, loss): (f64, f64) = sqlx::query_as(
+        "SELECT caller_jitter_ms, callee_loss_pct FROM call_logs WHERE call_id = 'm1'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!((jitter, loss), (1.5, 2.5));
+    let _ = std::fs::remove_dir_all(dir);
+}
