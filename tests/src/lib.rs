@@ -230,6 +230,11 @@ impl Server {
         }
     }
 
+    /// The process id (for /proc readings in benches).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

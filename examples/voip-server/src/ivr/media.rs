@@ -140,8 +140,12 @@ async fn run(
                     }
                 }
             },
-            _ = tick.tick(), if bridge.is_none() => {
+            deadline = tick.tick(), if bridge.is_none() => {
                 let Some(remote) = media.remote else { continue };
+                // how late this packet leaves against its 20 ms slot: the
+                // jitter of the RTP the IVR sends
+                let late = Instant::now().saturating_duration_since(deadline.into_std());
+                metrics::histogram!("ivr_rtp_send_lateness_seconds").record(late.as_secs_f64());
                 // a prompt's next 20 ms, or silence between prompts (keeps
                 // the caller's media timeout and NAT binding alive)
                 let packet = match &mut playback {
