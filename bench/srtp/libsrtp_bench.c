@@ -6,6 +6,8 @@
  *
  *   srtp libsrtp2 <suite> <payload bytes> <protect|unprotect> <ns per packet>
  *
+ * SRTP_BENCH_SUITE and SRTP_BENCH_PAYLOAD select one case (for callgrind).
+ *
  * Build: cc -O2 libsrtp_bench.c -lsrtp2 (Debian libsrtp2-dev).
  * Written for this repository as a bench-only harness.
  */
@@ -71,10 +73,14 @@ int main(void) {
     int payloads[] = {160, 1200};
     uint8_t *buf = malloc((size_t)packets * MAX_PACKET);
     int *len = malloc(sizeof(int) * (size_t)packets);
+    const char *only_suite = getenv("SRTP_BENCH_SUITE");
+    const char *only_payload = getenv("SRTP_BENCH_PAYLOAD");
     for (size_t s = 0; s < 2; s++) {
+        if (only_suite && strcmp(only_suite, suites[s].name) != 0) continue;
         uint8_t key[64];
         for (int i = 0; i < suites[s].key_salt; i++) key[i] = (uint8_t)i;
         for (size_t k = 0; k < 2; k++) {
+            if (only_payload && atoi(only_payload) != payloads[k]) continue;
             srtp_t tx = session(suites[s].gcm, 0, key);
             srtp_t rx = session(suites[s].gcm, 1, key);
             for (int i = 0; i < packets; i++)

@@ -7,7 +7,7 @@
 //!     our relay in its own process: RelayDriver on a one-thread tokio
 //!     runtime, controlled by ng (offer/answer/delete), like rtpengine
 //! relay_vs_rtpengine gen --ng 127.0.0.1:22240 --pid <relay pid> --label voip-media
-//!     [--calls 500] [--rate 50] [--secs 10] [--warmup 2] [--payload 160] [--sockets 16]
+//!     [--calls 500] [--rate 50] [--secs 10] [--warmup 2] [--payload 160] [--sockets 64]
 //! ```
 //!
 //! The generator sets up `--calls` calls through the ng protocol (the same
@@ -205,7 +205,7 @@ fn generate(args: &[String]) {
     let secs: f64 = arg(args, "secs", Some(10.0));
     let warmup: f64 = arg(args, "warmup", Some(2.0));
     let payload: usize = arg(args, "payload", Some(160));
-    let nsock: usize = arg(args, "sockets", Some(16));
+    let nsock: usize = arg(args, "sockets", Some(64));
 
     let mut ctl = ng::Client::new(ng_addr).unwrap();
     ctl.call(&Value::dict([("command", Value::str("ping"))]))

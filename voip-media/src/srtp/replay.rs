@@ -9,18 +9,24 @@
 //! only after authentication succeeds.
 
 /// A sliding window over 48-bit SRTP or 31-bit SRTCP indices.
+///
+/// The bitmap is a ring indexed by `index mod (64 * words)`: moving ahead
+/// zeroes only the words entered (one per 64 indices in order), so an
+/// in-order packet costs O(1) whatever the window size, instead of a shift
+/// of the whole bitmap. One word more than the window needs keeps the
+/// `size` indices behind the highest intact while the current word fills.
 #[derive(Debug, Clone)]
 pub struct ReplayWindow {
     highest: Option<u64>,
     size: u64,
-    /// Bit `d` set: index `highest - d` was accepted.
+    /// Bit `i % (64 * len)` set: index `i` (within the window) was accepted.
     bits: Vec<u64>,
 }
 
 impl ReplayWindow {
     /// A window of `size` packets.
     pub fn new(size: usize) -> Self {
-        let words = size.div_ceil(64).max(1);
+        let words = size.div_ceil(64) + 1;
         Self {
             highest: None,
             size: size as u64,
@@ -60,65 +66,85 @@ impl ReplayWindow {
         if index > highest {
             return true;
         }
-        let d = highest - index;
-        d < self.size && !self.bit(d)
+        highest - index < self.size && !self.bit(index)
     }
 
     /// Records an authenticated `index`.
     pub fn accept(&mut self, index: u64) {
         match self.highest {
             None => {
+                self.bits.iter_mut().for_each(|x| *x = 0);
                 self.highest = Some(index);
-                self.clear();
-                self.set(0);
             }
             Some(h) if index > h => {
-                self.shift(index - h);
-                self.highest = Some(index);
-                self.set(0);
-            }
-            Some(h) => {
-                let d = h - index;
-                if d < self.size {
-                    self.set(d);
+                // Zero the words entered between the old and the new highest
+                // (all of them when the jump laps the ring).
+                let words = self.bits.len() as u64;
+                let entered = ((index / 64) - (h / 64)).min(words);
+                for k in 1..=entered {
+                    let w = ((h / 64 + k) % words) as usize;
+                    self.bits[w] = 0;
                 }
+                self.highest = Some(index);
             }
+            Some(h) if h - index >= self.size => return,
+            Some(_) => {}
+        }
+        let (w, b) = self.slot(index);
+        self.bits[w] |= 1 << b;
+    }
+
+    fn slot(&self, index: u64) -> (usize, u64) {
+        (((index / 64) % self.bits.len() as u64) as usize, index % 64)
+    }
+
+    fn bit(&self, index: u64) -> bool {
+        let (w, b) = self.slot(index);
+        self.bits[w] & (1 << b) != 0
+    }
+}
+
+/// Replay windows per SSRC, at most `max` of them: a short list scanned in
+/// order (a leg has one or two SSRCs; no hashing per packet).
+#[derive(Debug, Clone)]
+pub struct ReplayTable {
+    window: usize,
+    max: usize,
+    entries: Vec<(u32, ReplayWindow)>,
+}
+
+impl ReplayTable {
+    /// An empty table of windows of `window` packets, for up to `max` SSRCs.
+    pub fn new(window: usize, max: usize) -> Self {
+        Self {
+            window,
+            max,
+            entries: Vec::new(),
         }
     }
 
-    fn bit(&self, d: u64) -> bool {
-        let (w, b) = ((d / 64) as usize, d % 64);
-        self.bits.get(w).is_some_and(|x| x & (1 << b) != 0)
+    /// The window of `ssrc`, if it has one.
+    pub fn get(&self, ssrc: u32) -> Option<&ReplayWindow> {
+        self.entries
+            .iter()
+            .find(|(s, _)| *s == ssrc)
+            .map(|(_, w)| w)
     }
 
-    fn set(&mut self, d: u64) {
-        let (w, b) = ((d / 64) as usize, d % 64);
-        if let Some(x) = self.bits.get_mut(w) {
-            *x |= 1 << b;
+    /// Records an authenticated `index` of `ssrc`; false when `ssrc` is new
+    /// and the table is full.
+    pub fn accept(&mut self, ssrc: u32, index: u64) -> bool {
+        if let Some((_, w)) = self.entries.iter_mut().find(|(s, _)| *s == ssrc) {
+            w.accept(index);
+            return true;
         }
-    }
-
-    fn clear(&mut self) {
-        self.bits.iter_mut().for_each(|x| *x = 0);
-    }
-
-    /// Moves the window ahead by `n`: bit d becomes bit d + n.
-    fn shift(&mut self, n: u64) {
-        let total = self.bits.len() as u64 * 64;
-        if n >= total {
-            self.clear();
-            return;
+        if self.entries.len() >= self.max {
+            return false;
         }
-        let (words, bits) = ((n / 64) as usize, (n % 64) as u32);
-        for i in (0..self.bits.len()).rev() {
-            let src = i.checked_sub(words);
-            let hi = src.map_or(0, |s| self.bits[s] << bits);
-            let lo = match src.and_then(|s| s.checked_sub(1)) {
-                Some(s) if bits > 0 => self.bits[s] >> (64 - bits),
-                _ => 0,
-            };
-            self.bits[i] = hi | lo;
-        }
+        let mut w = ReplayWindow::new(self.window);
+        w.accept(index);
+        self.entries.push((ssrc, w));
+        true
     }
 }
 
@@ -163,5 +189,53 @@ mod tests {
         // A late packet from before the wrap keeps ROC 0.
         assert_eq!(w.estimate_srtp_index(0xffff), 0xffff);
         assert_eq!(w.estimate_srtp_index(0x0002), 0x1_0002);
+    }
+
+    /// The ring against a plain set of accepted indices (the definition):
+    /// in order, with gaps, reordering inside the window and jumps that lap
+    /// the ring, for several window sizes.
+    #[test]
+    fn ring_matches_the_definition() {
+        use std::collections::BTreeSet;
+        for size in [64usize, 100, 128, 1024] {
+            let mut w = ReplayWindow::new(size);
+            let mut seen = BTreeSet::new();
+            let mut highest = 0u64;
+            let mut x = 12345u64;
+            let mut index = 5000u64;
+            for _ in 0..20_000 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let r = x >> 33;
+                index = match r % 100 {
+                    0 => index + 64 * (r % 40),                             // far jump
+                    1..=20 => index.saturating_sub(r % (size as u64 + 70)), // late
+                    _ => index + 1 + r % 3,                                 // ahead
+                };
+                let expected = seen.is_empty()
+                    || index > highest
+                    || (highest - index < size as u64 && !seen.contains(&index));
+                assert_eq!(
+                    w.check(index),
+                    expected,
+                    "size {size} index {index} highest {highest}"
+                );
+                if expected {
+                    w.accept(index);
+                    seen.insert(index);
+                    highest = highest.max(index);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn table_is_bounded() {
+        let mut t = ReplayTable::new(64, 2);
+        assert!(t.accept(1, 10) && t.accept(2, 10) && t.accept(1, 11));
+        assert!(!t.accept(3, 10));
+        assert!(t.get(3).is_none());
+        assert!(!t.get(1).unwrap().check(11) && t.get(2).unwrap().check(11));
     }
 }

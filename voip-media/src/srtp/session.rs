@@ -11,14 +11,12 @@
 //! without the E flag are refused, because `webrtc-srtp` would return them
 //! without checking their tag.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use webrtc_srtp::context::Context;
 use webrtc_srtp::protection_profile::ProtectionProfile;
 
 use super::crypto::{CryptoAttribute, CryptoSuite, KeyParams};
-use super::replay::ReplayWindow;
+use super::replay::ReplayTable;
 use crate::rtp::packet::check_rtp_header;
 use crate::rtp::rtcp::validate_compound;
 
@@ -112,9 +110,8 @@ pub struct SrtpSession {
     rx: Context,
     tx_budget: Option<u64>,
     rx_budget: Option<u64>,
-    window: usize,
-    rtp_replay: HashMap<u32, ReplayWindow>,
-    rtcp_replay: HashMap<u32, ReplayWindow>,
+    rtp_replay: ReplayTable,
+    rtcp_replay: ReplayTable,
     stats: SrtpStats,
 }
 
@@ -212,9 +209,8 @@ impl SrtpSession {
             rx: context(remote_key_salt)?,
             tx_budget: None,
             rx_budget: None,
-            window: replay_window,
-            rtp_replay: HashMap::new(),
-            rtcp_replay: HashMap::new(),
+            rtp_replay: ReplayTable::new(replay_window, MAX_REPLAY_SSRCS),
+            rtcp_replay: ReplayTable::new(replay_window, MAX_REPLAY_SSRCS),
             stats: SrtpStats::default(),
         })
     }
@@ -285,7 +281,7 @@ impl SrtpSession {
         }
         let seq = u16::from_be_bytes([packet[2], packet[3]]);
         let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
-        let index = match self.rtp_replay.get(&ssrc) {
+        let index = match self.rtp_replay.get(ssrc) {
             Some(w) => {
                 let index = w.estimate_srtp_index(seq);
                 if !w.check(index) {
@@ -297,7 +293,7 @@ impl SrtpSession {
         };
         match self.rx.decrypt_rtp(packet) {
             Ok(out) => {
-                if !Self::accept(&mut self.rtp_replay, self.window, ssrc, index) {
+                if !self.rtp_replay.accept(ssrc, index) {
                     return Err(self.count(UnprotectError::Malformed));
                 }
                 Self::spend(&mut self.rx_budget);
@@ -330,12 +326,12 @@ impl SrtpSession {
         let word = &packet[index_at..index_at + 4];
         let index =
             u64::from(u32::from_be_bytes([word[0], word[1], word[2], word[3]]) & 0x7fff_ffff);
-        if self.rtcp_replay.get(&ssrc).is_some_and(|w| !w.check(index)) {
+        if self.rtcp_replay.get(ssrc).is_some_and(|w| !w.check(index)) {
             return Err(self.count(UnprotectError::Replayed));
         }
         match self.rx.decrypt_rtcp(packet) {
             Ok(out) => {
-                if !Self::accept(&mut self.rtcp_replay, self.window, ssrc, index) {
+                if !self.rtcp_replay.accept(ssrc, index) {
                     return Err(self.count(UnprotectError::Malformed));
                 }
                 Self::spend(&mut self.rx_budget);
@@ -344,23 +340,6 @@ impl SrtpSession {
             }
             Err(e) => Err(self.count(map_error(&e))),
         }
-    }
-
-    /// Records an authenticated index; false when the SSRC table is full.
-    fn accept(
-        table: &mut HashMap<u32, ReplayWindow>,
-        window: usize,
-        ssrc: u32,
-        index: u64,
-    ) -> bool {
-        if !table.contains_key(&ssrc) && table.len() >= MAX_REPLAY_SSRCS {
-            return false;
-        }
-        table
-            .entry(ssrc)
-            .or_insert_with(|| ReplayWindow::new(window))
-            .accept(index);
-        true
     }
 
     fn count(&mut self, e: UnprotectError) -> UnprotectError {
