@@ -431,19 +431,61 @@ fn open(addr: SocketAddr) -> io::Result<Sock> {
     Ok(Sock { io, state })
 }
 
+/// Receive buffers of batched reads, one set per runtime thread. A reader
+/// uses them only from a readable socket to the copies into `Bytes`, with
+/// no await in between, so every leg socket a thread serves shares one set
+/// instead of holding `BATCH_SIZE` × [`SLOT`] bytes each (512 KiB per
+/// socket, 2 MiB per call: 1 GB resident at 500 calls).
+struct RecvScratch {
+    bufs: Vec<Vec<u8>>,
+    metas: Vec<RecvMeta>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Option<RecvScratch>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// One batched read: what `sock` has queued, appended to `batch`.
+fn recv_batch(sock: &Sock, local: SocketAddr, batch: &mut Vec<Datagram>) -> io::Result<()> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let s = scratch.get_or_insert_with(|| RecvScratch {
+            bufs: (0..BATCH_SIZE).map(|_| vec![0u8; SLOT]).collect(),
+            metas: vec![RecvMeta::default(); BATCH_SIZE],
+        });
+        let n = {
+            let mut iovs: Vec<IoSliceMut<'_>> =
+                s.bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+            sock.io.try_io(Interest::READABLE, || {
+                sock.state.recv((&sock.io).into(), &mut iovs, &mut s.metas)
+            })?
+        };
+        for (meta, buf) in s.metas.iter().zip(&s.bufs).take(n) {
+            let stride = meta.stride.max(1);
+            for chunk in buf[..meta.len.min(SLOT)].chunks(stride) {
+                batch.push(Datagram {
+                    local,
+                    source: meta.addr,
+                    contents: Bytes::copy_from_slice(chunk),
+                });
+            }
+        }
+        Ok(())
+    })
+}
+
 async fn reader(
     sock: Arc<Sock>,
     local: SocketAddr,
     mode: SocketMode,
     tx: mpsc::Sender<Vec<Datagram>>,
 ) {
-    let slots = if mode == SocketMode::Batched {
-        BATCH_SIZE
+    // Unbatched reads await with their buffer: one per socket.
+    let mut buf = if mode == SocketMode::Unbatched {
+        vec![0u8; SLOT]
     } else {
-        1
+        Vec::new()
     };
-    let mut bufs = vec![vec![0u8; SLOT]; slots];
-    let mut metas = vec![RecvMeta::default(); slots];
     loop {
         let mut batch = Vec::new();
         match mode {
@@ -451,31 +493,14 @@ async fn reader(
                 if sock.io.readable().await.is_err() {
                     return;
                 }
-                let res = {
-                    let mut iovs: Vec<IoSliceMut<'_>> =
-                        bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
-                    sock.io.try_io(Interest::READABLE, || {
-                        sock.state.recv((&sock.io).into(), &mut iovs, &mut metas)
-                    })
-                };
-                let n = match res {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(_) => continue,
-                };
-                for (meta, buf) in metas.iter().zip(&bufs).take(n) {
-                    let stride = meta.stride.max(1);
-                    for chunk in buf[..meta.len.min(SLOT)].chunks(stride) {
-                        batch.push(Datagram {
-                            local,
-                            source: meta.addr,
-                            contents: Bytes::copy_from_slice(chunk),
-                        });
-                    }
+                // WouldBlock (readiness was stale) or an error queued on the
+                // socket (ICMP): read again when readable.
+                if recv_batch(&sock, local, &mut batch).is_err() {
+                    continue;
                 }
             }
             SocketMode::Unbatched => {
-                let buf = &mut bufs[0];
+                let buf = &mut buf;
                 match sock.io.recv_from(buf).await {
                     Ok((n, source)) => batch.push(Datagram {
                         local,
