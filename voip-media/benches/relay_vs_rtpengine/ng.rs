@@ -164,10 +164,8 @@ impl Client {
             self.sock
                 .send_to(&msg, self.server)
                 .map_err(|e| e.to_string())?;
-            loop {
-                let Ok(n) = self.sock.recv(&mut buf) else {
-                    break; // timeout: resend
-                };
+            // A timeout ends the inner loop: resend.
+            while let Ok(n) = self.sock.recv(&mut buf) {
                 let Some((c, reply)) = parse_message(&buf[..n]) else {
                     continue;
                 };
