@@ -32,6 +32,28 @@ use super::config::{MediaSettings, TranscodeCodec};
 use super::exchange::{Exchanges, Job, Plan, Step};
 use super::message::{Facts, may_carry_media, parse, with_body};
 use super::metrics::{LegTotals, export, record_error};
+use super::webrtc::{BrowserCalls, WebPlan};
+use super::webrtc_driver::{WebRtcCallEvent, WebRtcHandle, WebRtcSettings};
+
+/// An event of the relay or of the WebRTC bridges.
+#[derive(Debug)]
+pub enum AnchorEvent {
+    /// From the relay.
+    Relay(RelayEvent),
+    /// From the WebRTC bridges.
+    WebRtc(WebRtcCallEvent),
+}
+
+/// A bridged call the server hangs up itself (its browser media failed).
+#[derive(Debug)]
+pub struct Teardown {
+    /// The call.
+    pub call_id: String,
+    /// Why, for the logs and the call record.
+    pub reason: String,
+    /// A BYE to each side and where it goes (no Via yet).
+    pub byes: Vec<(voip_sip::Request, voip_sip::transaction::Target)>,
+}
 
 /// What a finished relay call measured, for logs and call records.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +74,7 @@ pub struct Prepared(Inner);
 enum Inner {
     Ready(Transmit),
     Run(Box<Pending>),
+    Web(Box<(Transmit, voip_sip::Message, WebPlan)>),
 }
 
 #[derive(Debug)]
@@ -73,6 +96,11 @@ pub struct Anchor {
     closed: LegTotals,
     /// Packets received on each leg when it last timed out.
     silent: HashMap<String, [Option<u64>; 2]>,
+    /// The WebRTC bridges (`[media] webrtc = true`).
+    webrtc: Option<WebRtcHandle>,
+    browsers: BrowserCalls,
+    /// Bridged calls whose browser media failed, to hang up (and why).
+    failed: HashMap<String, String>,
 }
 
 impl Anchor {
@@ -88,7 +116,31 @@ impl Anchor {
             Rng::os(),
             SocketMode::Batched,
         );
-        Ok(Some(Self::with_handle(relay, settings)))
+        let mut anchor = Self::with_handle(relay, settings);
+        if settings.webrtc {
+            let webrtc = WebRtcHandle::spawn(WebRtcSettings {
+                bind: settings.webrtc_bind,
+                public_ip: settings.public_ip,
+                plain_bind_ip: settings.bind_ip,
+                plain_ports: settings.rtp_ports,
+                offer_opus: settings.webrtc_offer_opus,
+            })
+            .map_err(|e| {
+                voip_core::ConfigError::new(
+                    "webrtc_bind",
+                    format!("cannot bind {}: {e}", settings.webrtc_bind),
+                )
+            })?;
+            tracing::info!(socket = %webrtc.local_addr(), public_ip = %settings.public_ip, "webrtc bridge for browser calls");
+            anchor.webrtc = Some(webrtc);
+        }
+        Ok(Some(anchor))
+    }
+
+    /// The UDP socket browser legs share, when bridging is on.
+    #[cfg(test)]
+    pub fn webrtc_addr(&self) -> Option<std::net::SocketAddr> {
+        self.webrtc.as_ref().map(WebRtcHandle::local_addr)
     }
 
     /// An anchor over a running driver.
@@ -100,6 +152,9 @@ impl Anchor {
             live: 0,
             closed: LegTotals::default(),
             silent: HashMap::new(),
+            webrtc: None,
+            browsers: BrowserCalls::default(),
+            failed: HashMap::new(),
         }
     }
 
@@ -116,6 +171,22 @@ impl Anchor {
         let Some(facts) = Facts::of(&message) else {
             return Prepared(Inner::Ready(transmit));
         };
+        if self.webrtc.is_some() {
+            let new_call_allowed = !self.exchanges.contains(&facts.call_id);
+            match self
+                .browsers
+                .plan(&facts, &message, &transmit, new_call_allowed)
+            {
+                None => {}
+                Some(WebPlan::Pass) => return Prepared(Inner::Ready(transmit)),
+                Some(WebPlan::Body(body)) => {
+                    let mut transmit = transmit;
+                    transmit.contents = with_body(message, body);
+                    return Prepared(Inner::Ready(transmit));
+                }
+                Some(plan) => return Prepared(Inner::Web(Box::new((transmit, message, plan)))),
+            }
+        }
         match self.exchanges.plan(&facts, || bypass(&facts.call_id)) {
             Plan::Pass => Prepared(Inner::Ready(transmit)),
             Plan::Body(body) => {
@@ -137,6 +208,7 @@ impl Anchor {
         let (mut transmit, message, job) = match prepared.0 {
             Inner::Ready(transmit) => return transmit,
             Inner::Run(pending) => (pending.transmit, pending.message, pending.job),
+            Inner::Web(web) => return self.bridge(*web).await,
         };
         let result = self.run(&job).await;
         let outcome = match &result {
@@ -153,6 +225,46 @@ impl Anchor {
         self.exchanges.complete(&job, outcome);
         if let Ok(Some(body)) = result {
             transmit.contents = with_body(message, body);
+        }
+        transmit
+    }
+
+    /// Runs a browser call's bridge command and puts its SDP in the message.
+    async fn bridge(&mut self, web: (Transmit, voip_sip::Message, WebPlan)) -> Transmit {
+        let (mut transmit, message, plan) = web;
+        let Some(webrtc) = &self.webrtc else {
+            return transmit;
+        };
+        let (call_id, opened, result) = match plan {
+            WebPlan::Open {
+                call_id,
+                shape,
+                offer,
+            } => {
+                let result = webrtc.open(&call_id, shape, offer).await;
+                if result.is_ok() {
+                    metrics::counter!("voip_webrtc_calls_total").increment(1);
+                    tracing::info!(%call_id, ?shape, "browser call bridged");
+                }
+                (call_id, true, result)
+            }
+            WebPlan::Answer { call_id, answer } => {
+                let result = webrtc.answer(&call_id, answer).await;
+                (call_id, false, result)
+            }
+            WebPlan::Pass | WebPlan::Body(_) => return transmit,
+        };
+        match result {
+            Ok(body) => {
+                self.browsers.complete(&call_id, opened, Some(body.clone()));
+                transmit.contents = with_body(message, body);
+            }
+            Err(error) => {
+                metrics::counter!("voip_webrtc_errors_total").increment(1);
+                tracing::warn!(%call_id, %error, "webrtc bridge refused; the SDP goes out untouched");
+                self.browsers.complete(&call_id, opened, None);
+                let _ = webrtc.close(&call_id).await;
+            }
         }
         transmit
     }
@@ -199,6 +311,17 @@ impl Anchor {
     /// A call ended (BYE, CANCEL, final failure, timeout): releases its
     /// relay ports and returns what its legs measured.
     pub async fn end(&mut self, call_id: &str) -> Option<MediaSummary> {
+        if self.browsers.remove(call_id) {
+            self.failed.remove(call_id);
+            let stats = self.webrtc.as_ref()?.close(call_id).await?;
+            let summary = MediaSummary {
+                call_id: call_id.to_owned(),
+                codecs: stats.codecs,
+                legs: stats.legs,
+            };
+            log_summary(&summary);
+            return Some(summary);
+        }
         let codecs = self.exchanges.codecs(call_id);
         if !self.exchanges.remove(call_id) {
             return None;
@@ -216,11 +339,6 @@ impl Anchor {
         };
         log_summary(&summary);
         Some(summary)
-    }
-
-    /// The next relay event (for the driver's `select!`).
-    pub async fn next_event(&mut self) -> Option<RelayEvent> {
-        self.relay.next_event().await
     }
 
     /// Acts on a relay event: counts it; a call silent on both legs for
@@ -265,6 +383,72 @@ impl Anchor {
             }
             _ => {}
         }
+    }
+
+    /// The next event of the relay or the WebRTC bridges (for the
+    /// driver's `select!`).
+    pub async fn next_any(&mut self) -> Option<AnchorEvent> {
+        let (relay, webrtc) = (&mut self.relay, &mut self.webrtc);
+        let bridges = async {
+            match webrtc {
+                Some(webrtc) => webrtc.next_event().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            event = relay.next_event() => event.map(AnchorEvent::Relay),
+            Some(event) = bridges => Some(AnchorEvent::WebRtc(event)),
+        }
+    }
+
+    /// Acts on a bridge event: a failed browser leg marks its call for
+    /// hanging up (see [`Anchor::poll_teardown`]).
+    pub fn handle_webrtc_event(&mut self, event: WebRtcCallEvent) {
+        if let WebRtcCallEvent::Failed { call_id, reason } = event
+            && self.browsers.contains(&call_id)
+        {
+            let reason = match reason {
+                voip_media::webrtc::FailReason::Fingerprint => {
+                    "media: the DTLS certificate does not match a=fingerprint".to_owned()
+                }
+                voip_media::webrtc::FailReason::ConnectTimeout => {
+                    "media: ICE/DTLS did not connect in time".to_owned()
+                }
+                voip_media::webrtc::FailReason::Disconnected => {
+                    "media: ICE consent lost".to_owned()
+                }
+                other => format!("media: {other:?}"),
+            };
+            tracing::warn!(%call_id, %reason, "browser media failed: the call is hung up");
+            self.failed.insert(call_id, reason);
+        }
+    }
+
+    /// A failed bridged call that can be hung up now (its 2xx went out):
+    /// the BYEs to send. `is_ours` tells the proxy's own Record-Route
+    /// entries. A call that fails before it is answered is hung up when
+    /// its 2xx passes.
+    pub fn poll_teardown(&mut self, is_ours: impl Fn(&voip_sip::Uri) -> bool) -> Option<Teardown> {
+        let call_id = self
+            .failed
+            .keys()
+            .find(|id| {
+                self.browsers
+                    .dialog(id)
+                    .is_none_or(super::webrtc_dialog::DialogTrace::is_confirmed)
+            })?
+            .clone();
+        let reason = self.failed.remove(&call_id)?;
+        let byes = self
+            .browsers
+            .dialog(&call_id)
+            .and_then(|d| d.byes(&reason, &is_ours))
+            .unwrap_or_default();
+        Some(Teardown {
+            call_id,
+            reason,
+            byes,
+        })
     }
 
     /// Publishes the relay's counters to the metrics recorder.

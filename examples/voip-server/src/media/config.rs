@@ -13,6 +13,9 @@
 //! srtp = "as-offerer"            # toward the callee: as-offerer, plain or sdes
 //! latch = "learn"                # learn, strict or off (symmetric RTP through NAT)
 //! media_timeout_seconds = 60     # a call silent both ways this long is released
+//! webrtc = true                  # bridge browser calls (needs relay = true)
+//! webrtc_bind = "0.0.0.0:0"      # the UDP socket browser legs share (0: any free port)
+//! webrtc_offer_opus = true       # offer Opus to plain callees too (no transcoding if taken)
 //! ```
 //!
 //! Every mistake is one [`Error::Config`] line naming the key and the fix.
@@ -51,6 +54,12 @@ pub struct MediaEntry {
     pub latch: Option<String>,
     /// Seconds of silence both ways before a relay call is released [default: 60].
     pub media_timeout_seconds: Option<u64>,
+    /// Bridge browser (WebRTC) calls [default: true].
+    pub webrtc: Option<bool>,
+    /// The UDP socket browser legs share, `IP:PORT` [default: `bind_ip`:0].
+    pub webrtc_bind: Option<String>,
+    /// Offer Opus to the plain side of a bridge [default: true].
+    pub webrtc_offer_opus: Option<bool>,
 }
 
 /// A codec the relay can add to offers and transcode to.
@@ -141,6 +150,12 @@ pub struct MediaSettings {
     pub latch: LatchMode,
     /// Silence after which a relay call is released.
     pub media_timeout: Duration,
+    /// Bridge browser calls (with the relay on).
+    pub webrtc: bool,
+    /// The shared UDP socket of browser legs (port 0: any free port).
+    pub webrtc_bind: SocketAddr,
+    /// Offer Opus to the plain side of a bridge.
+    pub webrtc_offer_opus: bool,
 }
 
 impl MediaSettings {
@@ -276,6 +291,15 @@ pub fn resolve(
         }
         Some(s) => Duration::from_secs(s),
     };
+    let webrtc_bind = match entry.webrtc_bind.as_deref() {
+        None => SocketAddr::new(bind_ip, 0),
+        Some(text) => text.trim().parse().map_err(|_| {
+            fail(
+                "webrtc_bind",
+                format!("{text:?} is not IP:PORT (e.g. \"0.0.0.0:20000\", port 0 for any)"),
+            )
+        })?,
+    };
     let settings = MediaSettings {
         relay,
         rtp_ports,
@@ -285,6 +309,9 @@ pub fn resolve(
         srtp,
         latch,
         media_timeout,
+        webrtc: relay && entry.webrtc.unwrap_or(true),
+        webrtc_bind,
+        webrtc_offer_opus: entry.webrtc_offer_opus.unwrap_or(true),
     };
     if relay {
         settings
@@ -317,6 +344,8 @@ mod tests {
         assert_eq!(s.srtp, SrtpPolicy::AsOfferer);
         assert_eq!(s.latch, LatchMode::Learn);
         assert_eq!(s.media_timeout, Duration::from_secs(60));
+        assert!(s.webrtc && s.webrtc_offer_opus);
+        assert_eq!(s.webrtc_bind, "0.0.0.0:0".parse().unwrap());
     }
 
     #[test]
@@ -338,7 +367,8 @@ mod tests {
         let s = resolve_text(
             "relay = true\nrtp_ports = \"40000-40999\"\npublic_ip = \"203.0.113.7\"\n\
              bind_ip = \"127.0.0.1\"\ntranscode = [\"pcmu\", \"opus\", \"PCMU\"]\nsrtp = \"sdes\"\n\
-             latch = \"strict\"\nmedia_timeout_seconds = 30\n",
+             latch = \"strict\"\nmedia_timeout_seconds = 30\nwebrtc = false\n\
+             webrtc_bind = \"127.0.0.1:40400\"\nwebrtc_offer_opus = false\n",
             Some((30000, 30100)),
         )
         .unwrap();
@@ -349,6 +379,8 @@ mod tests {
         assert_eq!(s.srtp, SrtpPolicy::Sdes);
         assert_eq!(s.latch, LatchMode::Strict);
         assert_eq!(s.media_timeout, Duration::from_secs(30));
+        assert!(!s.webrtc && !s.webrtc_offer_opus);
+        assert_eq!(s.webrtc_bind, "127.0.0.1:40400".parse().unwrap());
         assert!(
             resolve_text("transcode = []\n", None)
                 .unwrap()
@@ -378,6 +410,7 @@ mod tests {
             ("transcode = [\"G729\"]\n", "transcode", "\"opus\""),
             ("srtp = \"dtls\"\n", "srtp", "as-offerer"),
             ("latch = \"sometimes\"\n", "latch", "strict"),
+            ("webrtc_bind = \"0.0.0.0\"\n", "webrtc_bind", "IP:PORT"),
             (
                 "media_timeout_seconds = 0\n",
                 "media_timeout_seconds",

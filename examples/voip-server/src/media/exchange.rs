@@ -134,7 +134,6 @@ impl Exchanges {
     }
 
     /// Whether a call is tracked (anchored or refused by the relay).
-    #[cfg(test)]
     pub fn contains(&self, call_id: &str) -> bool {
         self.calls.contains_key(call_id)
     }

@@ -11,16 +11,25 @@
 //! - [`anchor`]: runs those commands on the relay driver as the SIP driver
 //!   sends, releases relay calls when calls end.
 //! - [`metrics`]: the relay's counters on `/metrics`.
+//! - [`webrtc`]: browser calls — which side is a browser, and the sans-IO
+//!   tracker of their offer/answer through `voip_media::webrtc::WebRtcBridge`;
+//!   [`webrtc_driver`]: the tokio task that runs the bridges (one shared
+//!   UDP socket for browser legs, plain sockets from the relay's range);
+//!   [`webrtc_dialog`]: the BYEs the server sends when a browser's media fails.
 //!
-//! Calls with the IVR at one end are not anchored: the IVR is a media
+//! Plain calls with the IVR at one end are not anchored: the IVR is a media
 //! endpoint of this server itself (on loopback), and it bridges the
-//! caller to an agent in its own media task (see `crate::ivr`).
+//! caller to an agent in its own media task (see `crate::ivr`). Browser
+//! calls to or from the IVR are bridged (the IVR speaks PCMU RTP/AVP).
 
 pub mod anchor;
 pub mod config;
 pub mod exchange;
 pub mod message;
 pub mod metrics;
+pub mod webrtc;
+pub mod webrtc_dialog;
+pub mod webrtc_driver;
 
 pub use anchor::Anchor;
 pub use config::MediaSettings;

@@ -442,6 +442,41 @@ impl SipCore {
         self.calls.pop_front()
     }
 
+    /// Whether `uri` names this proxy (one of our Record-Route entries).
+    pub fn is_own_uri(&self, uri: &Uri) -> bool {
+        uri.as_sip().is_some_and(|sip| self.proxy.is_own_uri(sip))
+    }
+
+    /// Sends a request the server originates itself (a BYE hanging up a
+    /// call whose media failed) in a client transaction toward `target`,
+    /// with our Via for its transport. Its response ends there.
+    pub fn originate(&mut self, now: Instant, mut request: Request, target: Target) {
+        let Some(iface) = self
+            .interfaces
+            .iter()
+            .find(|i| i.protocol == target.protocol)
+            .or_else(|| self.interfaces.first())
+        else {
+            return;
+        };
+        let via = format!("SIP/2.0/{} {}", target.protocol.as_str(), iface.addr);
+        request.headers.prepend_raw(Known::Via, via);
+        if let Err(error) = self.layer.send_request(now, request, target) {
+            tracing::debug!(%error, "request not sent");
+        }
+    }
+
+    /// Records that the server ended a call itself (`cause`, e.g. why its
+    /// media failed): the call record closes as failed.
+    pub fn end_call(&mut self, wall: SystemTime, call_id: &str, cause: &str) {
+        self.push_call_event(CallEvent::Ended {
+            call_id: call_id.to_owned(),
+            outcome: Outcome::Failed,
+            cause: cause.to_owned(),
+            at: wall,
+        });
+    }
+
     /// Whether a call has the IVR at one end (its media is not anchored).
     pub fn is_ivr_call(&self, call_id: &str) -> bool {
         self.ivr_calls.contains(call_id)

@@ -27,6 +27,7 @@ use super::users::Directory;
 use crate::config::Config;
 use crate::error::Error;
 use crate::media::Anchor;
+use crate::media::anchor::AnchorEvent;
 use crate::store::cdr::CdrSender;
 
 /// How often the relay's counters are copied to the metrics.
@@ -269,6 +270,12 @@ impl Driver {
                     }
                     None => transmit,
                 };
+                if let Some(media) = &mut self.media {
+                    while let Some(teardown) = media.poll_teardown(|uri| self.core.is_own_uri(uri))
+                    {
+                        hang_up(&mut self.core, teardown);
+                    }
+                }
                 let protocol = transmit.protocol;
                 let destination = transmit.destination;
                 super::count_sent(protocol, &transmit.contents);
@@ -310,9 +317,19 @@ impl Driver {
                         break;
                     }
                 }
-                Some(event) = relay_event(&mut self.media) => {
+                Some(event) = media_event(&mut self.media) => {
                     if let Some(media) = &mut self.media {
-                        media.handle_event(event).await;
+                        match event {
+                            AnchorEvent::Relay(event) => media.handle_event(event).await,
+                            AnchorEvent::WebRtc(event) => {
+                                media.handle_webrtc_event(event);
+                                while let Some(teardown) =
+                                    media.poll_teardown(|uri| self.core.is_own_uri(uri))
+                                {
+                                    hang_up(&mut self.core, teardown);
+                                }
+                            }
+                        }
                     }
                 }
                 _ = relay_metrics.tick(), if self.media.is_some() => {
@@ -331,12 +348,23 @@ impl Driver {
     }
 }
 
-/// The media relay's next event; never, without a relay.
-async fn relay_event(media: &mut Option<Anchor>) -> Option<voip_media::RelayEvent> {
+/// The next event of the relay or the WebRTC bridges; never, without them.
+async fn media_event(media: &mut Option<Anchor>) -> Option<AnchorEvent> {
     match media {
-        Some(media) => media.next_event().await,
+        Some(media) => media.next_any().await,
         None => std::future::pending().await,
     }
+}
+
+/// Hangs up a bridged call whose browser media failed: a BYE each way
+/// (through the transaction layer) and a failed call record.
+fn hang_up(core: &mut SipCore, teardown: crate::media::anchor::Teardown) {
+    tracing::warn!(call_id = %teardown.call_id, reason = %teardown.reason, byes = teardown.byes.len(), "hanging up");
+    let now = Instant::now();
+    for (bye, target) in teardown.byes {
+        core.originate(now, bye, target);
+    }
+    core.end_call(SystemTime::now(), &teardown.call_id, &teardown.reason);
 }
 
 /// The address to advertise in Via and Record-Route for a listener: the
