@@ -69,6 +69,10 @@ pub struct Cli {
     /// [default: 127.0.0.1].
     #[arg(long, value_name = "IP")]
     pub advertise: Option<String>,
+    /// The browser softphone's built files, served at /softphone/
+    /// [default: web/softphone/dist of the source tree; `npm ci` there builds it].
+    #[arg(long, value_name = "DIR")]
+    pub web_root: Option<PathBuf>,
 }
 
 /// The TOML file. Unknown keys are an error.
@@ -101,6 +105,8 @@ pub struct FileConfig {
     pub domain: Option<String>,
     /// See [`Cli::advertise`].
     pub advertise: Option<String>,
+    /// See [`Cli::web_root`].
+    pub web_root: Option<PathBuf>,
     /// Failed authentications from one address before it is banned [default: 5].
     pub auth_max_failures: Option<u32>,
     /// How long a ban lasts, in seconds [default: 600].
@@ -256,6 +262,8 @@ pub struct Config {
     pub ivr: Option<crate::ivr::config::IvrSettings>,
     /// The media relay.
     pub media: crate::media::MediaSettings,
+    /// The softphone's files.
+    pub web_root: PathBuf,
 }
 
 /// Where a value came from, for error messages.
@@ -325,6 +333,11 @@ impl Config {
             .or_else(|| fc.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let log = cli.log.clone().or_else(|| fc.log.clone());
+        let web_root = cli
+            .web_root
+            .clone()
+            .or_else(|| fc.web_root.clone())
+            .unwrap_or_else(crate::softphone::default_root);
         let db_url = cli
             .db_url
             .clone()
@@ -506,6 +519,7 @@ impl Config {
             dids,
             ivr,
             media,
+            web_root,
         })
     }
 }

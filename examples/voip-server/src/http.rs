@@ -1,6 +1,8 @@
-//! HTTP: `GET /healthz`, `GET /metrics` (Prometheus text), `GET /` (a
-//! small HTML status page), and the admin API: `GET /api/calls?limit=N`
-//! (the latest CDRs, JSON) and `GET /api/active-calls`.
+//! HTTP: `GET /healthz`, `GET /metrics` (Prometheus text), `GET /status`
+//! (a small HTML status page), the browser softphone (`GET /` redirects to
+//! `/softphone/`, see `crate::softphone`), and the admin API:
+//! `GET /api/calls?limit=N` (the latest CDRs, JSON) and
+//! `GET /api/active-calls`.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -10,14 +12,15 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::http::header;
-use axum::response::{Html, IntoResponse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::sip::Counters;
+use crate::softphone::Softphone;
 use crate::store::{CallLog, Store};
 
 /// What the handlers read.
@@ -35,18 +38,37 @@ pub struct AppState {
     pub started: Instant,
     /// The database.
     pub store: Store,
+    /// The softphone's files and settings.
+    pub softphone: Arc<Softphone>,
 }
 
 /// The HTTP routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(status))
+        .route("/", get(|| async { Redirect::to("/softphone/") }))
+        .route("/status", get(status))
+        .route("/softphone", get(crate::softphone::redirect_to_page))
+        .route("/softphone/", get(softphone_index))
+        .route("/softphone/config.json", get(softphone_config))
+        .route("/softphone/{*path}", get(softphone_file))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/calls", get(calls))
         .route("/api/active-calls", get(active_calls))
         .route("/api/agents", get(agents))
         .with_state(state)
+}
+
+async fn softphone_index(State(state): State<AppState>) -> Response {
+    state.softphone.serve("").await
+}
+
+async fn softphone_file(State(state): State<AppState>, UrlPath(path): UrlPath<String>) -> Response {
+    state.softphone.serve(&path).await
+}
+
+async fn softphone_config(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.softphone.config_json())
 }
 
 async fn healthz() -> &'static str {
@@ -152,7 +174,7 @@ fn status_page(state: &AppState) -> String {
         "</ul>\n<h2>SIP counters</h2>\n<table>\n<tr><td>messages received</td><td>{received}</td></tr>\n\
          <tr><td>messages sent</td><td>{sent}</td></tr>\n<tr><td>send errors</td><td>{send_errors}</td></tr>\n\
          <tr><td>malformed received</td><td>{malformed}</td></tr>\n\
-         </table>\n<p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a></p>\n</body></html>\n"
+         </table>\n<p><a href=\"/softphone/\">softphone</a> · <a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a></p>\n</body></html>\n"
     );
     page
 }

@@ -13,6 +13,7 @@ mod http;
 mod ivr;
 mod media;
 mod sip;
+mod softphone;
 mod store;
 
 use std::net::SocketAddr;
@@ -233,6 +234,20 @@ async fn serve(config: Config) -> Result<(), Error> {
     tracing::info!("data dir {}", config.data_dir.display());
     write_ports(&config.data_dir, &listeners)?;
 
+    let listener = |name: &str| {
+        listeners
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, addr)| *addr)
+    };
+    let softphone = softphone::Softphone {
+        root: config.web_root.clone(),
+        ws: listener("sip-ws"),
+        wss: listener("sip-wss"),
+        domain: config.domain.clone(),
+    };
+    softphone.log_status(http_addr);
+
     let counters = Arc::new(sip::Counters::default());
     let (stop, stopped) = watch::channel(false);
     let state = http::AppState {
@@ -242,6 +257,7 @@ async fn serve(config: Config) -> Result<(), Error> {
         data_dir: config.data_dir.clone(),
         started,
         store: store.clone(),
+        softphone: Arc::new(softphone),
     };
     let mut http_stopped = stopped.clone();
     let http_task = tokio::spawn(async move {
