@@ -137,12 +137,6 @@ impl Anchor {
         Ok(Some(anchor))
     }
 
-    /// The UDP socket browser legs share, when bridging is on.
-    #[cfg(test)]
-    pub fn webrtc_addr(&self) -> Option<std::net::SocketAddr> {
-        self.webrtc.as_ref().map(WebRtcHandle::local_addr)
-    }
-
     /// An anchor over a running driver.
     pub fn with_handle(relay: RelayHandle, settings: &MediaSettings) -> Self {
         Self {

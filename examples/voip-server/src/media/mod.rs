@@ -30,6 +30,8 @@ pub mod metrics;
 pub mod webrtc;
 pub mod webrtc_dialog;
 pub mod webrtc_driver;
+#[cfg(test)]
+mod webrtc_tests;
 
 pub use anchor::Anchor;
 pub use config::MediaSettings;
