@@ -65,7 +65,7 @@ pub fn is_webrtc(sdp: &[u8]) -> bool {
         return false;
     };
     let dtls = text.lines().any(|l| {
-        let mut words = l.trim_end().split_whitespace();
+        let mut words = l.split_whitespace();
         words.next().is_some_and(|m| m.starts_with("m=audio"))
             && words
                 .nth(1)
