@@ -18,18 +18,24 @@
 //! CALLS=100 cargo bench -p voip-tests --bench ivr_load
 //! ```
 //!
-//! The arrival times are taken on the same machine as the server, by a
-//! thread that shares the two cores with the server and sipp: they bound
-//! the server's send jitter from above.
+//! Arrival times are the kernel's receive timestamps (SO_TIMESTAMPNS), on
+//! the same machine as the server: the bench thread's own scheduling does
+//! not count, the loopback path and the server's sending do. The server
+//! also reports its own measure, how late each 20 ms send pass starts
+//! (`ivr_rtp_send_lateness_seconds` on /metrics).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
+use std::io::IoSliceMut;
 use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
+use nix::sys::time::TimeSpec;
 use voip_tests::sipp::{Sipp, register, scenario};
 use voip_tests::{Server, TEST_USERS, free_udp_port, require_program, strings, wait_for};
 
@@ -40,21 +46,40 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// One stream's packets: (arrival, RTP timestamp).
-type Stream = Vec<(Instant, u32)>;
+/// One stream's packets: (kernel arrival time in seconds, RTP timestamp).
+type Stream = Vec<(f64, u32)>;
 
+/// Reads every datagram with the kernel's receive timestamp
+/// (SO_TIMESTAMPNS), so the bench thread's own scheduling does not count.
 fn listen(socket: UdpSocket, stop: Arc<AtomicBool>) -> HashMap<u32, Stream> {
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
+    setsockopt(socket.as_raw_fd(), sockopt::ReceiveTimestampns, &true).unwrap();
     let mut streams: HashMap<u32, Stream> = HashMap::new();
     let mut buf = [0u8; 2048];
+    let mut control = nix::cmsg_space!(TimeSpec);
     while !stop.load(Ordering::Relaxed) {
-        let Ok(len) = socket.recv(&mut buf) else {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let Ok(message) = recvmsg::<()>(
+            socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut control),
+            MsgFlags::empty(),
+        ) else {
             continue;
         };
-        let at = Instant::now();
-        if len < 12 || buf[0] >> 6 != 2 || buf[1] & 0x7f != 0 {
+        let at = message.cmsgs().find_map(|c| match c {
+            ControlMessageOwned::ScmTimestampns(ts) => {
+                Some(ts.tv_sec() as f64 + ts.tv_nsec() as f64 * 1e-9)
+            }
+            _ => None,
+        });
+        let len = message.bytes;
+        let (Some(at), true) = (at, len >= 12) else {
+            continue;
+        };
+        if buf[0] >> 6 != 2 || buf[1] & 0x7f != 0 {
             continue;
         }
         let timestamp = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
@@ -73,14 +98,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Peak number of streams sending at the same time (1 s buckets).
-fn peak_concurrency(streams: &HashMap<u32, Stream>, origin: Instant) -> usize {
+fn peak_concurrency(streams: &HashMap<u32, Stream>) -> usize {
     let mut buckets: HashMap<u64, usize> = HashMap::new();
     for packets in streams.values() {
         let (Some(first), Some(last)) = (packets.first(), packets.last()) else {
             continue;
         };
-        let from = first.0.duration_since(origin).as_secs();
-        let to = last.0.duration_since(origin).as_secs();
+        let (from, to) = (first.0 as u64, last.0 as u64);
         for second in from..=to {
             *buckets.entry(second).or_default() += 1;
         }
@@ -199,12 +223,12 @@ fn main() {
         let mut j = 0.0f64;
         for pair in stream.windows(2) {
             let ((a0, t0), (a1, t1)) = (pair[0], pair[1]);
-            let arrival = a1.duration_since(a0).as_secs_f64() * 1000.0;
+            let arrival = (a1 - a0) * 1000.0;
             let scheduled = f64::from(t1.wrapping_sub(t0)) / 8.0;
             let d = arrival - scheduled;
             // RFC 3550 A.8, in milliseconds
             j += (d.abs() - j) / 16.0;
-            if a0.duration_since(start) >= Duration::from_secs(1) {
+            if a0 - start >= 1.0 {
                 deviations.push(d.abs());
             }
         }
@@ -222,7 +246,7 @@ fn main() {
     println!("| RTP streams received | {} |", streams.len());
     println!(
         "| peak concurrent streams | {} |",
-        peak_concurrency(&streams, origin)
+        peak_concurrency(&streams)
     );
     println!("| packets received | {packets} |");
     for (name, p) in [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)] {

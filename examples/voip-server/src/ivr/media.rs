@@ -1,9 +1,10 @@
-//! One call's media task: plays prompts as paced PCMU RTP, listens for the
-//! caller's keys (RFC 4733 events and in-band tones), and once the call is
-//! transferred relays RTP between the caller and the agent unchanged.
+//! One call's media: prompts go out as paced PCMU RTP through the shared
+//! [`MediaClock`]; a task of the call's own listens for the caller's keys
+//! (RFC 4733 events and in-band tones), and once the call is transferred
+//! relays RTP between the caller and the agent unchanged.
 //!
-//! The task owns the call's RTP sockets; the IVR server talks to it over a
-//! channel ([`MediaHandle`]) and hears back [`MediaEvent`]s.
+//! The task owns the call's RTP sockets; the IVR server talks to it over
+//! [`MediaHandle`] and hears back [`MediaEvent`]s.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::MissedTickBehavior;
 use voip_media::codec::ulaw_decode;
 use voip_media::{DtmfDetector, DtmfDetectorConfig, DtmfReport, Rfc4733Event, Rfc4733Receiver};
 
-use super::rtp::{PCMU, Packetizer, SAMPLES_PER_PACKET, parse};
+use super::clock::MediaClock;
+use super::rtp::{PCMU, Packetizer, parse};
 
 /// Packet interval.
 pub const PTIME: Duration = Duration::from_millis(20);
@@ -58,13 +59,36 @@ pub enum MediaEvent {
 /// its ports).
 #[derive(Debug)]
 pub struct MediaHandle {
-    commands: mpsc::UnboundedSender<MediaCommand>,
+    call: u64,
+    clock: MediaClock,
+    commands: mpsc::UnboundedSender<Bridge>,
+}
+
+/// The agent leg the call task relays to.
+#[derive(Debug)]
+struct Bridge {
+    socket: std::net::UdpSocket,
+    remote: SocketAddr,
 }
 
 impl MediaHandle {
     /// Sends a command; a task that ended ignores it.
     pub fn send(&self, command: MediaCommand) {
-        let _ = self.commands.send(command);
+        match command {
+            MediaCommand::Play { samples, token } => self.clock.play(self.call, samples, token),
+            MediaCommand::Stop => self.clock.stop(self.call),
+            MediaCommand::Bridge { socket, remote } => {
+                // the agent's RTP replaces ours
+                self.clock.remove(self.call);
+                let _ = self.commands.send(Bridge { socket, remote });
+            }
+        }
+    }
+}
+
+impl Drop for MediaHandle {
+    fn drop(&mut self) {
+        self.clock.remove(self.call);
     }
 }
 
@@ -81,56 +105,53 @@ pub struct CallerMedia {
     pub start: (u32, u16, u32),
 }
 
-/// Starts the media task of call `call` on `socket`.
+/// Starts the media of call `call` on `socket`: its RTP on `clock`, its
+/// receive task on the runtime.
 pub fn spawn(
     call: u64,
     socket: std::net::UdpSocket,
     media: CallerMedia,
     events: mpsc::UnboundedSender<(u64, MediaEvent)>,
+    clock: &MediaClock,
 ) -> std::io::Result<MediaHandle> {
     socket.set_nonblocking(true)?;
-    let socket = UdpSocket::from_std(socket)?;
+    let socket = Arc::new(UdpSocket::from_std(socket)?);
+    let (ssrc, seq, ts) = media.start;
+    let packetizer = Packetizer::new(ssrc, seq, ts, PCMU);
+    clock.add(
+        call,
+        socket.clone(),
+        media.remote,
+        packetizer,
+        events.clone(),
+    );
     let (commands, rx) = mpsc::unbounded_channel();
     tokio::spawn(run(call, socket, media, rx, events));
-    Ok(MediaHandle { commands })
-}
-
-struct Playback {
-    samples: Arc<[i16]>,
-    position: usize,
-    token: u64,
+    Ok(MediaHandle {
+        call,
+        clock: clock.clone(),
+        commands,
+    })
 }
 
 async fn run(
     call: u64,
-    caller: UdpSocket,
+    caller: Arc<UdpSocket>,
     media: CallerMedia,
-    mut commands: mpsc::UnboundedReceiver<MediaCommand>,
+    mut commands: mpsc::UnboundedReceiver<Bridge>,
     events: mpsc::UnboundedSender<(u64, MediaEvent)>,
 ) {
-    let (ssrc, seq, ts) = media.start;
-    let mut packetizer = Packetizer::new(ssrc, seq, ts, PCMU);
-    let mut playback: Option<Playback> = None;
     let mut bridge: Option<(UdpSocket, SocketAddr)> = None;
     let mut rfc4733 = Rfc4733Receiver::new(media.telephone_event_rate);
     let mut inband = DtmfDetector::new(DtmfDetectorConfig::default(), 8000, Instant::now()).ok();
-    let mut tick = tokio::time::interval(PTIME);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut buf = vec![0u8; 2048];
     let mut agent_buf = vec![0u8; 2048];
-    let mut sent: u64 = 0;
     loop {
         let dtmf_deadline = rfc4733.poll_timeout();
         tokio::select! {
             command = commands.recv() => match command {
                 None => break,
-                Some(MediaCommand::Play { samples, token }) => {
-                    packetizer.new_talkspurt();
-                    playback = Some(Playback { samples, position: 0, token });
-                }
-                Some(MediaCommand::Stop) => playback = None,
-                Some(MediaCommand::Bridge { socket, remote }) => {
-                    playback = None;
+                Some(Bridge { socket, remote }) => {
                     let socket = socket
                         .set_nonblocking(true)
                         .and_then(|()| UdpSocket::from_std(socket));
@@ -140,34 +161,6 @@ async fn run(
                     }
                 }
             },
-            deadline = tick.tick(), if bridge.is_none() => {
-                let Some(remote) = media.remote else { continue };
-                // how late this packet leaves against its 20 ms slot: the
-                // jitter of the RTP the IVR sends
-                let late = Instant::now().saturating_duration_since(deadline.into_std());
-                metrics::histogram!("ivr_rtp_send_lateness_seconds").record(late.as_secs_f64());
-                // a prompt's next 20 ms, or silence between prompts (keeps
-                // the caller's media timeout and NAT binding alive)
-                let packet = match &mut playback {
-                    Some(p) => {
-                        let end = (p.position + SAMPLES_PER_PACKET).min(p.samples.len());
-                        let packet = packetizer.packet(&p.samples[p.position..end]);
-                        p.position = end;
-                        packet
-                    }
-                    None => packetizer.packet(&[0; SAMPLES_PER_PACKET]),
-                };
-                if let Err(error) = caller.send_to(&packet, remote).await {
-                    tracing::debug!(call, %error, "rtp send failed");
-                }
-                sent += 1;
-                if let Some(p) = &playback
-                    && p.position >= p.samples.len()
-                {
-                    let _ = events.send((call, MediaEvent::Finished { token: p.token }));
-                    playback = None;
-                }
-            }
             received = caller.recv_from(&mut buf) => {
                 let Ok((len, _from)) = received else { continue };
                 let datagram = &buf[..len];
@@ -210,7 +203,7 @@ async fn run(
             }
         }
     }
-    tracing::debug!(call, packets = sent, "media task ended");
+    tracing::debug!(call, "media task ended");
 }
 
 /// Receives on `socket`, or never when there is none.

@@ -16,12 +16,14 @@
 //! | [`menus`] | menus from `ivr_menus`/`ivr_menu_options`, reloaded on change |
 //! | [`server`] | the UA, the IVR machines, prompts |
 //! | `server/transfer` | ringing agents, the queue, the bridge |
-//! | [`media`] | per-call RTP: prompt playback, key detection, the bridge |
+//! | [`media`] | per-call RTP: key detection, the bridge |
+//! | [`clock`] | one 20 ms clock sending every call's prompt RTP |
 //! | [`rtp`] | PCMU packetizer, RTP header reading, the port pool |
 //! | [`webhook`] | the webhook action's HTTP client |
 //! | [`agents_table`] | the `agents` table writer |
 
 pub mod agents_table;
+pub mod clock;
 pub mod config;
 pub mod groups;
 pub mod hold_music;

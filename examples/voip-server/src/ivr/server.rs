@@ -36,6 +36,7 @@ mod transfer;
 pub use transfer::QUEUE_PROMPT;
 
 use super::agents_table::{AgentRow, AgentWriter};
+use super::clock::MediaClock;
 use super::config::IvrSettings;
 use super::groups::{Agents, Group};
 use super::media::{self, CallerMedia, MediaCommand, MediaEvent, MediaHandle};
@@ -124,6 +125,7 @@ pub struct IvrServer {
     menus: watch::Receiver<Arc<MenuSet>>,
     tts: Arc<TtsCache>,
     hold: Arc<[i16]>,
+    clock: MediaClock,
     pool: PortPool,
     agents: Agents,
     queues: Queues,
@@ -201,6 +203,7 @@ impl IvrServer {
             menus: parts.menus,
             tts: parts.tts,
             hold: parts.hold,
+            clock: MediaClock::start(),
             pool,
             agents: Agents::default(),
             queues: Queues::default(),
@@ -388,6 +391,7 @@ impl IvrServer {
             socket,
             answer.media(&mut self.rng),
             self.media_tx.clone(),
+            &self.clock,
         ) {
             Ok(media) => media,
             Err(error) => {
