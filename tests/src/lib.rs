@@ -20,6 +20,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod baresip;
+pub mod browser;
 pub mod postgres;
 pub mod rtp_probe;
 pub mod sipp;
