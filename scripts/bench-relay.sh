@@ -112,26 +112,29 @@ if grep -qiE 'ERR|CRIT|WARN' "$work/rtpengine-all.log"; then
   grep -E 'ERR|CRIT|WARN' "$work/rtpengine-all.log" | sed -E 's/^\[[0-9.]*\] //; s/\[bench-[^]]*\]: //' | sort | uniq -c | sort -rn | head -5 >&2 || true
 fi
 
-# best run per relay and rate (highest pps per core), then the table
+# every run, in order; the ratio compares the two relays of the same run
 awk -v calls="$calls" '
   /^RESULT/ {
     delete f
     for (i = 3; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
     k = f["rate"] SUBSEP $2
-    if (!(k in best) || f["pps_per_core"] + 0 > best[k]) {
-      best[k] = f["pps_per_core"] + 0; off[k] = f["offered_pps"]; pps[k] = f["relayed_pps"]
-      cpu[k] = f["relay_cpu"]; loss[k] = f["loss"] * 100
-    }
-    if (!(f["rate"] in seen)) { seen[f["rate"]] = 1; order[++n] = f["rate"] }
+    run = ++count[k]
+    row[++n] = sprintf("| %d | %d | %s | %d | %d | %.2f | %.2f | %d |", 2 * calls * f["rate"], run, $2,
+      f["offered_pps"], f["relayed_pps"], f["loss"] * 100, f["relay_cpu"], f["pps_per_core"])
+    ppc[f["rate"], run, $2] = f["pps_per_core"] + 0; lossy[f["rate"], run, $2] = (f["loss"] + 0 >= 0.001)
+    rate_of[n] = f["rate"]; run_of[n] = run; who[n] = $2
   }
   END {
-    printf "| offered pps (target) | relay | offered | relayed pps | loss %% | relay CPU | pps per core | ratio |\n"
-    printf "|---:|---|---:|---:|---:|---:|---:|---:|\n"
+    printf "| offered pps (target) | run | relay | offered | relayed pps | loss %% | relay CPU | pps per core | ratio |\n"
+    printf "|---:|---:|---|---:|---:|---:|---:|---:|---:|\n"
     for (i = 1; i <= n; i++) {
-      r = order[i]; o = r SUBSEP "voip-media"; t = r SUBSEP "rtpengine"
-      ratio = (best[t] > 0) ? sprintf("%.2f", best[o] / best[t]) : "-"
-      printf "| %d | voip-media | %d | %d | %.2f | %.2f | %d | %s |\n", 2 * calls * r, off[o], pps[o], loss[o], cpu[o], best[o], ratio
-      printf "| %d | rtpengine | %d | %d | %.2f | %.2f | %d | |\n", 2 * calls * r, off[t], pps[t], loss[t], cpu[t], best[t]
+      r = rate_of[i]; u = run_of[i]; ratio = ""
+      if (who[i] == "rtpengine" && ppc[r, u, "rtpengine"] > 0 && ppc[r, u, "voip-media"] > 0) {
+        ratio = sprintf("%.2f", ppc[r, u, "voip-media"] / ppc[r, u, "rtpengine"])
+        if (lossy[r, u, "rtpengine"] || lossy[r, u, "voip-media"]) ratio = ratio " (loss)"
+      }
+      print row[i] " " ratio " |"
     }
-    print "\nratio = voip-media / rtpengine pps per core (target at least 1.0); read it where both lose < 0.1%"
+    print "\nratio = voip-media / rtpengine pps per core in the same run (target at least 1.0);"
+    print "\"(loss)\": a relay lost >= 0.1% in that run, so its pps per core is not a capacity figure"
   }' "$work/results"

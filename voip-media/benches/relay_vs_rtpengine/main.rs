@@ -295,12 +295,12 @@ fn generate(args: &[String]) {
     // one packet per leg, then wait for 2 * calls packets.
     let start = Instant::now();
     send(&mut legs, 1, &mut send_failed);
-    let mut received = 0u64;
-    while received < legs.len() as u64 {
-        received += recv(&mut rbufs);
+    let mut first = 0u64;
+    while first < legs.len() as u64 {
+        first += recv(&mut rbufs);
         assert!(
             start.elapsed() < Duration::from_secs(10),
-            "{label}: the relay forwarded {received} of {} first packets",
+            "{label}: the relay forwarded {first} of {} first packets",
             legs.len()
         );
     }
@@ -329,15 +329,22 @@ fn generate(args: &[String]) {
     let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds(pid) - cpu0;
     let sent1: u64 = legs.iter().map(|l| l.sent).sum();
-    // What was in flight at t0 arrives in the window, what is in flight at
-    // the end arrives in this drain: the two roughly cancel.
+    let relayed = (received - recv0) as f64;
+    // Loss over the whole run: everything sent against everything that
+    // came out, once nothing more has arrived for 500 ms (a relay that fell
+    // behind still delivers its backlog).
+    let mut quiet = Instant::now();
     let drain = Instant::now();
-    while drain.elapsed() < Duration::from_millis(300) {
-        received += recv(&mut rbufs);
+    while quiet.elapsed() < Duration::from_millis(500) && drain.elapsed() < Duration::from_secs(10)
+    {
+        let n = recv(&mut rbufs);
+        if n > 0 {
+            received += n;
+            quiet = Instant::now();
+        }
     }
     let sent = (sent1 - sent0) as f64;
-    let relayed = (received - recv0) as f64;
-    let loss = ((sent - relayed) / sent).max(0.0);
+    let loss = (1.0 - (first + received) as f64 / sent1 as f64).max(0.0);
     println!(
         "RESULT {label} calls={calls} rate={rate} payload={payload} secs={wall:.1} \
          offered_pps={:.0} relayed_pps={:.0} loss={:.5} relay_cpu={:.2} pps_per_core={:.0} send_failed={send_failed}",
