@@ -403,6 +403,11 @@ window.softphone = {
   connection: () => (session && session.connection) || null,
 };
 
+if (!window.isSecureContext || !navigator.mediaDevices) {
+  // Browsers give the microphone only to https:// pages and http://localhost.
+  showError(`This page (${location.origin}) is not a secure context, so the browser will not give it a microphone: open it as http://localhost:${location.port || 80}/ on the server's machine, or serve it over HTTPS (see docs/softphone.md).`);
+}
+
 loadConfig().then(() => {
   document.body.dataset.ready = 'true';
   render();
