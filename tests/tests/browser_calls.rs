@@ -60,6 +60,17 @@ fn server(config: &str) -> Server {
     Server::start_with_config_and(config, &["--web-root", web_root.to_str().unwrap()])
 }
 
+/// [`TEST_USERS`] with the server's default digest challenges (MD5, then
+/// SHA-256) instead of MD5 only: the page must log in against what a
+/// default server offers (JsSIP answers only MD5 and, unpatched, only the
+/// last challenge). baresip 1.0 fails to register against the two, so the
+/// tests with baresip keep [`TEST_USERS`] as it is.
+fn users_default_challenges() -> String {
+    let config = TEST_USERS.replace("auth_algorithms = [\"MD5\"]\n", "");
+    assert!(!config.contains("auth_algorithms"), "{config}");
+    config
+}
+
 /// The server's log when a test fails.
 struct Report<'a>(&'a Server);
 
@@ -135,7 +146,7 @@ fn browser_pages_register_over_websocket() {
     if !require_browser() || in_private_netns("browser_pages_register_over_websocket") {
         return;
     }
-    let server = server(TEST_USERS);
+    let server = server(&users_default_challenges());
     let _report = Report(&server);
     let http = server.addr("http");
 
@@ -185,7 +196,7 @@ fn browser_calls_browser() {
     if !require_browser() || in_private_netns("browser_calls_browser") {
         return;
     }
-    let server = server(TEST_USERS);
+    let server = server(&users_default_challenges());
     let _report = Report(&server);
     let work = TempDir::new("voip-browser-browser");
     let mut browser = browser(&work);

@@ -8,6 +8,27 @@
 // `window.softphone.connection()` the call's RTCPeerConnection, for tests
 // and for poking at it from the console. `?debug=1` turns on JsSIP's log.
 import * as JsSIP from 'jssip';
+import { IncomingResponse } from 'jssip/lib/SIPMessage';
+
+// JsSIP 3.13 keeps only the last WWW-Authenticate / Proxy-Authenticate
+// header of a response and answers only MD5 challenges. A server that
+// offers several (RFC 8760: voip-server sends MD5 then SHA-256 by default)
+// would leave it with SHA-256 and no way to log in. Keep the first
+// challenge JsSIP can answer instead (RFC 7616 §3.7: the client uses the
+// first one it supports).
+const answerable = (challenge) => {
+  const algorithm = /algorithm\s*=\s*"?([A-Za-z0-9-]+)/i.exec(challenge);
+  return !algorithm || algorithm[1].toUpperCase() === 'MD5';
+};
+const setHeader = IncomingResponse.prototype.setHeader;
+IncomingResponse.prototype.setHeader = function keepAnswerableChallenge(name, value) {
+  const key = name.toLowerCase();
+  if ((key === 'www-authenticate' || key === 'proxy-authenticate') && this.hasHeader(name)) {
+    const kept = this.getHeader(name);
+    if (answerable(kept) || !answerable(value)) return;
+  }
+  setHeader.call(this, name, value);
+};
 
 const $ = (id) => document.getElementById(id);
 
