@@ -311,3 +311,28 @@ pub fn packets_received(stats: &Value) -> u64 {
 pub fn audio_energy(stats: &Value) -> f64 {
     stats["inbound"]["totalAudioEnergy"].as_f64().unwrap_or(0.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_readers_take_the_inbound_counters() {
+        let stats = json!({"inbound": {"packetsReceived": 72, "totalAudioEnergy": 0.0033}});
+        assert_eq!(packets_received(&stats), 72);
+        assert!((audio_energy(&stats) - 0.0033).abs() < 1e-12);
+        // no call yet: stats is null
+        assert_eq!(packets_received(&Value::Null), 0);
+        assert_eq!(audio_energy(&Value::Null), 0.0);
+    }
+
+    #[test]
+    fn the_fake_microphone_is_a_48_khz_tone() {
+        let dir = crate::TempDir::new("voip-browser-wav");
+        let path = dir.path().join("tone.wav");
+        write_tone_wav(&path, 440.0, 0.5);
+        let (rate, samples) = crate::baresip::read_wav(&path).unwrap();
+        assert_eq!((rate, samples.len()), (48_000, 24_000));
+        assert!(crate::baresip::tone_ratio(&samples[..4800], rate, 440.0) > 0.9);
+    }
+}
