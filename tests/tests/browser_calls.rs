@@ -3,7 +3,8 @@
 //! server to browsers, baresip and the IVR.
 //!
 //! - `browser_pages_register_over_websocket`: 1001 and 1003 register from
-//!   two pages; 1002 with a wrong password sees the failure on the page;
+//!   two pages; 1002 with a wrong password sees the failure on the page,
+//!   then registers with the right one;
 //!   1001 dials 1003, whose page rings (the registrar found it), and 1001
 //!   cancels.
 //! - `browser_calls_browser`: 1001 calls 1003 and 1003 answers; on both
@@ -173,6 +174,9 @@ fn browser_pages_register_over_websocket() {
         error.contains("check the extension and the password"),
         "{state}"
     );
+    // and Register works again with the right one
+    let state = browser.register("c", "1002", "secret1002");
+    assert_eq!(state["registration"], "registered", "{state}");
 
     // the registrar knows where 1003 is: its page rings
     browser.call("a", "1003");

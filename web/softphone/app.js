@@ -201,12 +201,14 @@ function register(event) {
     showError(`Cannot start: ${error.message}`);
     return;
   }
+  const me = ua;
   ua.on('connecting', () => setRegistration('registering', `Connecting to ${url}…`));
   ua.on('connected', () => {
     log(`connected to ${url}`);
     setRegistration('registering', `Registering ${extension}…`);
   });
   ua.on('disconnected', (e) => {
+    if (ua !== me) return; // stopped on purpose
     const why = e && e.error ? ' (connection error)' : '';
     log(`disconnected from ${url}${why}`);
     if (state.registration !== 'unregistered') {
@@ -220,11 +222,16 @@ function register(event) {
     setRegistration('registered', `Registered as ${extension}`);
   });
   ua.on('unregistered', () => {
+    if (ua !== me) return;
     log('unregistered');
-    if (ua) setRegistration('unregistered', 'Not registered');
+    setRegistration('unregistered', 'Not registered');
   });
   ua.on('registrationFailed', (e) => {
+    if (ua !== me) return;
     const status = e.response ? `${e.response.status_code} ${e.response.reason_phrase}` : e.cause;
+    // stop, so that Register is enabled again for corrected credentials
+    ua = null;
+    me.stop();
     setRegistration('failed', `Registration failed: ${status}`);
     showError(e.cause === JsSIP.C.causes.AUTHENTICATION_ERROR || (e.response && e.response.status_code === 403)
       ? `Registration failed (${status}): check the extension and the password.`
