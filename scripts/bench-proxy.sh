@@ -115,6 +115,7 @@ sip_udp = "127.0.0.1:$proxy_port"
 sip_tcp = "off"
 sip_ws = "off"
 http = "127.0.0.1:0"
+tts_http = "off"
 data_dir = "$work/data"
 domain = "localhost"
 auth_algorithms = ["MD5"]

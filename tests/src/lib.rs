@@ -304,6 +304,8 @@ fn launch(
             "127.0.0.1:0",
             "--http",
             "127.0.0.1:0",
+            "--tts-http",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(&data)
@@ -401,27 +403,49 @@ pub fn free_tcp_port() -> u16 {
 
 /// `GET path` over HTTP/1.1 to `addr`; returns (status, body).
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (status, body) = http_request(addr, "GET", path, None);
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// One HTTP/1.1 request (`Connection: close`) with an optional
+/// `(content type, body)`; returns (status, body bytes).
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &[u8])>,
+) -> (u16, Vec<u8>) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some((content_type, body)) = body {
+        request.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    if let Some((_, body)) = body {
+        bytes.extend_from_slice(body);
+    }
+    stream.write_all(&bytes).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
+    let body = response.get(split + 4..).unwrap_or_default().to_vec();
     (status, body)
 }
 

@@ -16,6 +16,8 @@ pub const DEFAULT_SIP: &str = "0.0.0.0:5060";
 pub const DEFAULT_WS: &str = "0.0.0.0:8080";
 /// Default HTTP address (health, metrics, status page).
 pub const DEFAULT_HTTP: &str = "0.0.0.0:3000";
+/// The seed's TTS service port.
+pub const DEFAULT_TTS_HTTP: &str = "0.0.0.0:8000";
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./data";
 
@@ -51,6 +53,10 @@ pub struct Cli {
     /// HTTP: /healthz, /metrics and the status page [default: 0.0.0.0:3000].
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
+    /// The seed's TTS API: POST /tts, GET /voices, GET /audio/KEY.wav
+    /// [default: 0.0.0.0:8000].
+    #[arg(long, value_name = "ADDR")]
+    pub tts_http: Option<String>,
     /// Data directory, created if missing [default: ./data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -95,6 +101,8 @@ pub struct FileConfig {
     pub sip_wss: Option<String>,
     /// See [`Cli::http`].
     pub http: Option<String>,
+    /// See [`Cli::tts_http`].
+    pub tts_http: Option<String>,
     /// See [`Cli::data_dir`].
     pub data_dir: Option<PathBuf>,
     /// See [`Cli::db_url`].
@@ -236,6 +244,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// HTTP.
     pub http: SocketAddr,
+    /// The TTS API; `None`: off.
+    pub tts_http: Option<SocketAddr>,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Database URL; `None`: SQLite in the data directory.
@@ -325,6 +335,7 @@ impl Config {
                 "the HTTP listener cannot be off (give an address with --http ADDR)".to_owned(),
             )
         })?;
+        let tts_http = addr!(tts_http, "--tts-http", "tts_http", Some(DEFAULT_TTS_HTTP));
         let tls_cert = cli.tls_cert.clone().or_else(|| fc.tls_cert.clone());
         let tls_key = cli.tls_key.clone().or_else(|| fc.tls_key.clone());
         let data_dir = cli
@@ -506,6 +517,7 @@ impl Config {
             tls_cert,
             tls_key,
             http,
+            tts_http,
             data_dir,
             db_url,
             log,

@@ -218,6 +218,30 @@ async fn serve(config: Config) -> Result<(), Error> {
     let http_addr = http_listener
         .local_addr()
         .map_err(|error| Error::Internal(format!("cannot read the HTTP address: {error}")))?;
+    // the TTS cache behind the IVR's prompts and the TTS API
+    let tts = match (&config.ivr, config.tts_http) {
+        (None, None) => None,
+        (ivr, _) => {
+            let dir = ivr.as_ref().map_or_else(
+                || config.data_dir.join("tts-cache"),
+                |settings| settings.tts_cache.clone(),
+            );
+            Some(ivr::open_tts(&dir)?)
+        }
+    };
+    let tts_listener = match config.tts_http {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Listen {
+                    what: "TTS API",
+                    flag: "--tts-http",
+                    addr,
+                    source,
+                })?,
+        ),
+        None => None,
+    };
 
     let mut listeners: Vec<(&'static str, SocketAddr)> = driver
         .listeners()
@@ -225,6 +249,12 @@ async fn serve(config: Config) -> Result<(), Error> {
         .map(|(protocol, addr)| (listener_name(*protocol), *addr))
         .collect();
     listeners.push(("http", http_addr));
+    if let Some(listener) = &tts_listener {
+        let addr = listener
+            .local_addr()
+            .map_err(|error| Error::Internal(format!("cannot read the TTS address: {error}")))?;
+        listeners.push(("tts-http", addr));
+    }
     if let Some((_, addr)) = &ivr_socket {
         listeners.push(("ivr-sip", *addr));
     }
@@ -267,8 +297,22 @@ async fn serve(config: Config) -> Result<(), Error> {
             })
             .await
     });
-    let ivr_task = match (config.ivr.clone(), ivr_socket) {
-        (Some(settings), Some((socket, _))) => {
+    let tts_task = match (tts_listener, &tts) {
+        (Some(listener), Some(cache)) => {
+            let mut tts_stopped = stopped.clone();
+            let router = voip_ivr::tts::server::router(cache.clone());
+            Some(tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = tts_stopped.wait_for(|stop| *stop).await;
+                    })
+                    .await
+            }))
+        }
+        _ => None,
+    };
+    let ivr_task = match (config.ivr.clone(), ivr_socket, tts.clone()) {
+        (Some(settings), Some((socket, _)), Some(tts)) => {
             let Some(proxy) = driver
                 .listeners()
                 .iter()
@@ -293,19 +337,22 @@ async fn serve(config: Config) -> Result<(), Error> {
                     (u.extension.clone(), name)
                 })
                 .collect();
-            Some(ivr::start(
-                settings,
-                ivr::Start {
-                    socket,
-                    domain: config.domain.clone(),
-                    proxy,
-                    store: store.clone(),
-                    registered,
-                    names,
-                    shutdown: stopped.clone(),
-                },
+            Some(
+                ivr::start(
+                    settings,
+                    ivr::Start {
+                        socket,
+                        domain: config.domain.clone(),
+                        proxy,
+                        store: store.clone(),
+                        registered,
+                        names,
+                        shutdown: stopped.clone(),
+                        tts,
+                    },
+                )
+                .await?,
             )
-            .await?)
         }
         _ => None,
     };
@@ -345,6 +392,9 @@ async fn serve(config: Config) -> Result<(), Error> {
             tracing::warn!("HTTP connections still open after {HTTP_GRACE:?}; closing them");
             http_abort.abort();
         }
+    }
+    if let Some(task) = tts_task {
+        task.abort();
     }
     let _ = std::fs::remove_file(config.data_dir.join(PORTS_FILE));
     tracing::info!("stopped");

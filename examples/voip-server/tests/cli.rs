@@ -45,6 +45,8 @@ fn loopback_args(data: &Path) -> Vec<String> {
         "127.0.0.1:0",
         "--http",
         "127.0.0.1:0",
+        "--tts-http",
+        "127.0.0.1:0",
         "--data-dir",
     ]
     .iter()

@@ -84,6 +84,21 @@ pub struct Start {
     pub names: HashMap<String, String>,
     /// Turns true at shutdown.
     pub shutdown: watch::Receiver<bool>,
+    /// The prompt cache (shared with the TTS API), see [`open_tts`].
+    pub tts: Arc<TtsCache>,
+}
+
+/// Opens the TTS cache in `dir` over the best engine installed (Piper,
+/// else espeak-ng with a warning naming what to install).
+pub fn open_tts(dir: &std::path::Path) -> Result<Arc<TtsCache>, Error> {
+    let engine = voip_ivr::tts::fallback();
+    let tts = TtsCache::open(dir, engine).map_err(|error| {
+        Error::Config(format!(
+            "cannot open the TTS cache {}: {error} (set [ivr] tts_cache to a writable directory)",
+            dir.display()
+        ))
+    })?;
+    Ok(Arc::new(tts))
 }
 
 /// Loads the menus from the database (writing the seed's menu into an
@@ -92,14 +107,7 @@ pub struct Start {
 pub async fn start(settings: IvrSettings, start: Start) -> Result<JoinHandle<()>, Error> {
     let (rows, menus) = menus::load(&start.store, &settings.menu).await?;
     let menus = Arc::new(menus);
-    let engine = voip_ivr::tts::fallback();
-    let tts = TtsCache::open(&settings.tts_cache, engine).map_err(|error| {
-        Error::Config(format!(
-            "cannot open the TTS cache {}: {error} (set [ivr] tts_cache to a writable directory)",
-            settings.tts_cache.display()
-        ))
-    })?;
-    let tts = Arc::new(tts);
+    let tts = start.tts;
     let hold = hold_music::load(settings.hold_music.as_deref()).map_err(Error::Config)?;
     tracing::info!(
         extension = %settings.extension,
