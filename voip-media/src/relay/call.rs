@@ -12,6 +12,7 @@ use super::config::RelayConfig;
 use super::event::{Component, RelayEvent};
 use super::latch::LatchOutcome;
 use super::leg::{Leg, Side};
+use super::record::{RecordTap, RecordingQueue, TapPacket, format_of};
 use super::sdp::AudioSdp;
 use super::stats::RelayStats;
 use super::transcode::Transcoder;
@@ -23,6 +24,7 @@ pub(crate) struct Output<'a> {
     pub(crate) transmits: &'a mut std::collections::VecDeque<Transmit>,
     pub(crate) events: &'a mut std::collections::VecDeque<RelayEvent>,
     pub(crate) stats: &'a mut RelayStats,
+    pub(crate) recordings: &'a mut RecordingQueue,
 }
 
 impl Output<'_> {
@@ -53,6 +55,8 @@ pub(crate) struct Call {
     pub(crate) transcoders: [Option<Transcoder>; 2],
     pub(crate) pending: Option<Pending>,
     pub(crate) scheduled: Option<Instant>,
+    /// The recording tap, while the call is recorded.
+    pub(crate) record: Option<RecordTap>,
     scratch: Vec<Bytes>,
 }
 
@@ -64,6 +68,7 @@ impl Call {
             transcoders: [None, None],
             pending: None,
             scheduled: None,
+            record: None,
             scratch: Vec::new(),
         }
     }
@@ -206,6 +211,9 @@ impl Call {
                 drain_dtmf(&self.id, side, rx, out);
             }
         }
+        if self.record.is_some() {
+            self.tap(now, side, &plain, out);
+        }
         if let Some(t) = self.transcoders[i].as_mut() {
             let bytes = if is_event {
                 t.forward_event(
@@ -228,6 +236,33 @@ impl Call {
             return;
         }
         self.send_rtp(config, side.other(), plain, out);
+    }
+
+    /// Hands one plain RTP packet of leg `side` to the recording tap.
+    fn tap(&mut self, now: Instant, side: Side, plain: &Bytes, out: &mut Output<'_>) {
+        let Some(tap) = self.record.as_mut() else {
+            return;
+        };
+        let Ok(p) = parse_rtp(plain) else {
+            return;
+        };
+        let pt = p.header.payload_type;
+        let codecs = |s: Side| {
+            self.legs[s.index()]
+                .sdp
+                .as_ref()
+                .map(|d| d.codecs.as_slice())
+                .unwrap_or_default()
+        };
+        let format = format_of(pt, codecs(side), codecs(side.other()));
+        let packet = TapPacket {
+            payload_type: pt,
+            sequence: p.header.sequence_number,
+            timestamp: p.header.timestamp,
+            ssrc: p.header.ssrc,
+            payload: p.payload,
+        };
+        tap.handle_rtp(&self.id, now, side, packet, format, out.recordings);
     }
 
     /// Sends plain RTP to leg `to`, protecting it if that leg is SRTP.
@@ -323,6 +358,9 @@ impl Call {
         wall: SystemTime,
         out: &mut Output<'_>,
     ) {
+        if let Some(tap) = self.record.as_mut() {
+            tap.handle_timeout(&self.id, now, out.recordings);
+        }
         // Transcoders: frames for the other leg.
         for side in [Side::A, Side::B] {
             let (i, o) = (side.index(), side.other().index());
@@ -394,6 +432,7 @@ impl Call {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         };
+        take(self.record.as_ref().and_then(RecordTap::poll_timeout));
         for (i, leg) in self.legs.iter().enumerate() {
             take(
                 self.transcoders[i]
@@ -420,6 +459,9 @@ impl Call {
         wall: SystemTime,
         out: &mut Output<'_>,
     ) {
+        if let Some(mut tap) = self.record.take() {
+            tap.finish(&self.id, now, out.recordings);
+        }
         if !self.transcoding() {
             return;
         }

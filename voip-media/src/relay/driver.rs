@@ -32,6 +32,8 @@ use super::error::RelayError;
 use super::event::RelayEvent;
 use super::leg::{LegAddrs, Side};
 use super::ports::PortRange;
+use super::record_pipe::{RecordingPipe, ToWriter};
+use super::record_writer::RecordingOptions;
 use super::relay::{OfferOptions, Relay};
 use super::stats::{LegStats, RelayStats};
 
@@ -75,6 +77,9 @@ pub enum DriverError {
     /// The driver task has ended.
     #[error("relay driver stopped")]
     Closed,
+    /// The recording file could not be created.
+    #[error("recording: {0}")]
+    Recording(#[from] crate::audio::WavError),
 }
 
 struct Sock {
@@ -97,6 +102,13 @@ enum Command {
     Delete(String, Reply<()>),
     Stats(Reply<RelayStats>),
     CallStats(String, Reply<Option<[LegStats; 2]>>),
+    Record(
+        String,
+        std::path::PathBuf,
+        RecordingOptions,
+        Reply<oneshot::Receiver<Result<(), crate::audio::WavError>>>,
+    ),
+    StopRecording(String, Reply<bool>),
 }
 
 /// Starts relay drivers.
@@ -187,6 +199,42 @@ impl RelayHandle {
             .await
     }
 
+    /// Records a call to the WAV file `path` (created or truncated):
+    /// each leg's RTP decoded, left the caller (leg A), right the callee,
+    /// or mixed to mono (see [`RecordingOptions`]). The core hands the
+    /// decoded audio to a writer thread, so the disk never holds up the
+    /// relay. The file is finished when the call is deleted or
+    /// [`stop_recording`](Self::stop_recording) is called.
+    pub async fn start_recording(
+        &self,
+        call_id: &str,
+        path: impl Into<std::path::PathBuf>,
+        options: RecordingOptions,
+    ) -> Result<(), DriverError> {
+        let path = path.into();
+        let created = self
+            .ask(|r| Command::Record(call_id.to_owned(), path, options, r))
+            .await?;
+        match created.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                let _ = self.stop_recording(call_id).await;
+                Err(e.into())
+            }
+            Err(_) => {
+                let _ = self.stop_recording(call_id).await;
+                Err(DriverError::Closed)
+            }
+        }
+    }
+
+    /// Stops recording a call (its file is finished); `false` if it was
+    /// not recorded.
+    pub async fn stop_recording(&self, call_id: &str) -> Result<bool, DriverError> {
+        self.ask(|r| Command::StopRecording(call_id.to_owned(), r))
+            .await
+    }
+
     /// The next event (events are dropped if nobody reads them).
     pub async fn next_event(&mut self) -> Option<RelayEvent> {
         self.events.recv().await
@@ -202,6 +250,7 @@ struct Driver {
     readers: HashMap<String, Vec<JoinHandle<()>>>,
     data_tx: mpsc::Sender<Vec<Datagram>>,
     scratch: Vec<u8>,
+    recording: RecordingPipe,
 }
 
 async fn run(
@@ -223,7 +272,9 @@ async fn run(
         readers: HashMap::new(),
         data_tx,
         scratch: Vec::new(),
+        recording: RecordingPipe::default(),
     };
+    let mut recording_backlog = false;
     loop {
         let deadline = d.relay.poll_timeout();
         let sleep_to = deadline.map_or_else(
@@ -244,11 +295,17 @@ async fn run(
             () = tokio::time::sleep_until(sleep_to), if deadline.is_some() => {
                 d.relay.handle_timeout(std::time::Instant::now());
             }
+            // the recording thread was behind: try its backlog again
+            () = tokio::time::sleep(std::time::Duration::from_millis(10)), if recording_backlog => {}
         }
         d.flush().await;
         while let Some(e) = d.relay.poll_event() {
             let _ = events.try_send(e);
         }
+        while let Some(r) = d.relay.poll_recording() {
+            d.recording.push(ToWriter::Event(r));
+        }
+        recording_backlog = d.recording.pump();
     }
     for (_, tasks) in d.readers.drain() {
         tasks.iter().for_each(JoinHandle::abort);
@@ -296,6 +353,25 @@ impl Driver {
             }
             Command::CallStats(id, reply) => {
                 let _ = reply.send(Ok(self.relay.call_stats(&id)));
+            }
+            Command::Record(id, path, options, reply) => {
+                let r = self
+                    .relay
+                    .start_recording(now, &id, options.sample_rate())
+                    .map(|()| {
+                        let (tx, rx) = oneshot::channel();
+                        self.recording.push(ToWriter::Open {
+                            call: Arc::from(id.as_str()),
+                            path,
+                            options,
+                            reply: tx,
+                        });
+                        rx
+                    });
+                let _ = reply.send(r.map_err(Into::into));
+            }
+            Command::StopRecording(id, reply) => {
+                let _ = reply.send(Ok(self.relay.stop_recording(now, &id)));
             }
         }
     }

@@ -40,6 +40,9 @@ pub enum RelayError {
     /// A codec could not be set up for transcoding.
     #[error("codec: {0}")]
     Codec(String),
+    /// A recording command could not be carried out.
+    #[error("recording: {0}")]
+    Recording(&'static str),
 }
 
 impl RelayError {
@@ -50,7 +53,7 @@ impl RelayError {
             RelayError::NoAudio | RelayError::NoCommonCodec | RelayError::Srtp(_) => 488,
             RelayError::UnknownCall | RelayError::NoPendingOffer => 481,
             RelayError::TooManyCalls | RelayError::AddressInUse | RelayError::CallExists => 503,
-            RelayError::Codec(_) => 500,
+            RelayError::Codec(_) | RelayError::Recording(_) => 500,
         }
     }
 }

@@ -54,12 +54,18 @@ mod event;
 mod latch;
 mod leg;
 mod ports;
+mod record;
+#[cfg(feature = "tokio")]
+mod record_pipe;
+mod record_writer;
 #[allow(clippy::module_inception)]
 mod relay;
 mod sdp;
 mod stats;
 mod transcode;
 
+#[cfg(test)]
+mod record_tests;
 #[cfg(test)]
 mod tests;
 
@@ -70,5 +76,9 @@ pub use error::RelayError;
 pub use event::{Component, RelayEvent};
 pub use leg::{LegAddrs, Side};
 pub use ports::PortRange;
+pub use record::{RecordingEvent, RecordingFrame, RecordingStats};
+pub use record_writer::{
+    FinishedRecording, RecordingAssembler, RecordingLayout, RecordingOptions, RecordingWriter,
+};
 pub use relay::{OfferOptions, Relay};
 pub use stats::{LegStats, RelayStats};

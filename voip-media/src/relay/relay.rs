@@ -14,6 +14,7 @@ use super::config::RelayConfig;
 use super::error::RelayError;
 use super::event::RelayEvent;
 use super::leg::{Leg, LegAddrs, Side};
+use super::record::{RecordTap, RecordingEvent};
 use super::sdp::{AudioSdp, Rewrite, profile, rewrite};
 use super::stats::{LegStats, RelayStats};
 use super::transcode::{EventMap, Transcoder, working_codec};
@@ -57,6 +58,7 @@ pub struct Relay {
     timers: BTreeSet<(Instant, u64)>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<RelayEvent>,
+    recordings: VecDeque<RecordingEvent>,
     stats: RelayStats,
 }
 
@@ -75,6 +77,7 @@ impl Relay {
             timers: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            recordings: VecDeque::new(),
             stats: RelayStats::default(),
         }
     }
@@ -353,6 +356,7 @@ impl Relay {
             transmits: &mut self.transmits,
             events: &mut self.events,
             stats: &mut self.stats,
+            recordings: &mut self.recordings,
         };
         call.close(&self.config, now, wall, &mut out);
         if let Some(t) = call.scheduled {
@@ -387,6 +391,7 @@ impl Relay {
             transmits: &mut self.transmits,
             events: &mut self.events,
             stats: &mut self.stats,
+            recordings: &mut self.recordings,
         };
         call.handle_datagram(
             &self.config,
@@ -398,7 +403,7 @@ impl Relay {
             datagram,
             &mut out,
         );
-        if call.transcoding() || call.scheduled.is_none() {
+        if call.transcoding() || call.record.is_some() || call.scheduled.is_none() {
             self.reschedule(key);
         }
     }
@@ -418,6 +423,7 @@ impl Relay {
                     transmits: &mut self.transmits,
                     events: &mut self.events,
                     stats: &mut self.stats,
+                    recordings: &mut self.recordings,
                 };
                 call.handle_timeout(&self.config, now, wall, &mut out);
             }
@@ -459,6 +465,61 @@ impl Relay {
     #[must_use]
     pub fn poll_event(&mut self) -> Option<RelayEvent> {
         self.events.pop_front()
+    }
+
+    /// Starts recording a call: from now on every RTP packet each leg
+    /// sends is decoded to mono PCM at `rate` (8000 to 48000 Hz) and comes
+    /// out of [`poll_recording`](Self::poll_recording) with its place on
+    /// the call's timeline (sample 0 is `now`), until
+    /// [`stop_recording`](Self::stop_recording) or [`delete`](Self::delete).
+    pub fn start_recording(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        rate: u32,
+    ) -> Result<(), RelayError> {
+        if !(8000..=48000).contains(&rate) {
+            return Err(RelayError::Recording("rate must be 8000 to 48000 Hz"));
+        }
+        let key = *self.names.get(call_id).ok_or(RelayError::UnknownCall)?;
+        let call = self.calls.get_mut(&key).ok_or(RelayError::UnknownCall)?;
+        if call.record.is_some() {
+            return Err(RelayError::Recording("already recording"));
+        }
+        call.record = Some(RecordTap::new(&call.id, rate, now, &mut self.recordings));
+        self.reschedule(key);
+        Ok(())
+    }
+
+    /// Stops recording a call: what the tap holds is released, then
+    /// [`RecordingEvent::Stopped`]. `false` if it was not recorded.
+    pub fn stop_recording(&mut self, now: Instant, call_id: &str) -> bool {
+        let Some(&key) = self.names.get(call_id) else {
+            return false;
+        };
+        let Some(call) = self.calls.get_mut(&key) else {
+            return false;
+        };
+        let Some(mut tap) = call.record.take() else {
+            return false;
+        };
+        tap.finish(&call.id, now, &mut self.recordings);
+        self.reschedule(key);
+        true
+    }
+
+    /// Whether a call is being recorded.
+    pub fn is_recording(&self, call_id: &str) -> bool {
+        self.names
+            .get(call_id)
+            .and_then(|k| self.calls.get(k))
+            .is_some_and(|c| c.record.is_some())
+    }
+
+    /// The next piece of a recording (decoded frames, start and stop).
+    #[must_use]
+    pub fn poll_recording(&mut self) -> Option<RecordingEvent> {
+        self.recordings.pop_front()
     }
 
     /// Drop and transmit counters.
