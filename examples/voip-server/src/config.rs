@@ -141,6 +141,8 @@ pub struct FileConfig {
     /// The media relay: a `[media]` table (see `crate::media::config`);
     /// without one the relay runs with its defaults.
     pub media: Option<crate::media::config::MediaEntry>,
+    /// Call recording: a `[recording]` table (see `crate::media::recording`).
+    pub recording: Option<crate::media::recording::RecordingEntry>,
 }
 
 /// One `[[trunks]]` table.
@@ -272,6 +274,8 @@ pub struct Config {
     pub ivr: Option<crate::ivr::config::IvrSettings>,
     /// The media relay.
     pub media: crate::media::MediaSettings,
+    /// Call recording.
+    pub recording: crate::media::recording::RecordingSettings,
     /// The softphone's files.
     pub web_root: PathBuf,
 }
@@ -487,6 +491,8 @@ impl Config {
             sip_udp,
             ivr.as_ref().map(|i| i.rtp_ports),
         )?;
+        let recording =
+            crate::media::recording::resolve(path, fc.recording.as_ref(), &data_dir)?;
         for (on, flag) in [(sip_tls, "--sip-tls"), (sip_wss, "--sip-wss")] {
             if on.is_none() {
                 continue;
@@ -531,6 +537,7 @@ impl Config {
             dids,
             ivr,
             media,
+            recording,
             web_root,
         })
     }

@@ -2,7 +2,8 @@
 //! (a small HTML status page), the browser softphone (`GET /` redirects to
 //! `/softphone/`, see `crate::softphone`), and the admin API:
 //! `GET /api/calls?limit=N` (the latest CDRs, JSON) and
-//! `GET /api/active-calls`.
+//! `GET /api/active-calls`; `GET /recordings/{file}`: a call's recording
+//! (WAV, the `recording_url` of its CDR; see `crate::media::recording`).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub store: Store,
     /// The softphone's files and settings.
     pub softphone: Arc<Softphone>,
+    /// Where call recordings are (`[recording] dir`).
+    pub recordings: PathBuf,
 }
 
 /// The HTTP routes.
@@ -56,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/calls", get(calls))
         .route("/api/active-calls", get(active_calls))
         .route("/api/agents", get(agents))
+        .route("/recordings/{file}", get(recording))
         .with_state(state)
 }
 
@@ -69,6 +73,40 @@ async fn softphone_file(State(state): State<AppState>, UrlPath(path): UrlPath<St
 
 async fn softphone_config(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.softphone.config_json())
+}
+
+/// One recording, whole (`audio/wav`); 404 for names that are not ours.
+async fn recording(State(state): State<AppState>, UrlPath(file): UrlPath<String>) -> Response {
+    if !crate::media::recording::is_recording_name(&file) {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    }
+    let path = state.recordings.join(&file);
+    let read = tokio::task::spawn_blocking(move || match std::fs::read(&path) {
+        Ok(body) => Ok(Some(body)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    })
+    .await;
+    match read {
+        Ok(Ok(Some(body))) => (
+            [
+                (header::CONTENT_TYPE, "audio/wav"),
+                (header::CACHE_CONTROL, "no-cache"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            body,
+        )
+            .into_response(),
+        Ok(Ok(None)) => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, file, "cannot read a recording");
+            (StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file\n").into_response()
+        }
+        Err(error) => {
+            tracing::warn!(%error, "recording file task failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
 }
 
 async fn healthz() -> &'static str {

@@ -288,6 +288,7 @@ async fn serve(config: Config) -> Result<(), Error> {
         started,
         store: store.clone(),
         softphone: Arc::new(softphone),
+        recordings: config.recording.dir.clone(),
     };
     let mut http_stopped = stopped.clone();
     let http_task = tokio::spawn(async move {

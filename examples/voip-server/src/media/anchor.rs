@@ -9,7 +9,8 @@
 //!        Pass ─────────────────────────────────────────────► send as is
 //!        Body(cached) ─► with_body ────────────────────────► send
 //!        Run(job) ─► RelayHandle: create_call / offer / answer ─► with_body ─► send
-//! CallEvent::Ended ─► Anchor::end ─► call_stats (CDR summary) ─► delete
+//! the first answer relayed, [recording] enabled ─► RelayHandle::start_recording (WAV per call)
+//! CallEvent::Ended ─► Anchor::end ─► call_stats (CDR summary, recording URL) ─► delete
 //! RelayEvent::MediaTimeout on both legs ─► delete (the SIP call goes on)
 //! ```
 //!
@@ -32,6 +33,7 @@ use super::config::{MediaSettings, TranscodeCodec};
 use super::exchange::{Exchanges, Job, Plan, Step};
 use super::message::{Facts, may_carry_media, parse, with_body};
 use super::metrics::{LegTotals, export, record_error};
+use super::recording::{RecordingSettings, url_for};
 use super::webrtc::{BrowserCalls, WebPlan};
 use super::webrtc_driver::{WebRtcCallEvent, WebRtcHandle, WebRtcSettings};
 
@@ -64,6 +66,8 @@ pub struct MediaSummary {
     pub codecs: [Option<String>; 2],
     /// What each side sent the relay, `[caller, callee]`.
     pub legs: [LegStats; 2],
+    /// The recording's URL path (`/recordings/...`), when it was recorded.
+    pub recording: Option<String>,
 }
 
 /// An outgoing message, read and planned by [`Anchor::prepare`].
@@ -101,6 +105,10 @@ pub struct Anchor {
     browsers: BrowserCalls,
     /// Bridged calls whose browser media failed, to hang up (and why).
     failed: HashMap<String, String>,
+    /// `[recording]`, when enabled.
+    recording: Option<RecordingSettings>,
+    /// Recorded calls: their recording's URL path.
+    recorded: HashMap<String, String>,
 }
 
 impl Anchor {
@@ -149,6 +157,50 @@ impl Anchor {
             webrtc: None,
             browsers: BrowserCalls::default(),
             failed: HashMap::new(),
+            recording: None,
+            recorded: HashMap::new(),
+        }
+    }
+
+    /// Records relayed calls as `settings` say (creates the directory).
+    /// Browser calls and calls with the IVR are not recorded.
+    pub fn set_recording(&mut self, settings: RecordingSettings) -> Result<(), String> {
+        if !settings.enabled {
+            self.recording = None;
+            return Ok(());
+        }
+        std::fs::create_dir_all(&settings.dir)
+            .map_err(|e| format!("cannot create {}: {e}", settings.dir.display()))?;
+        self.recording = Some(settings);
+        Ok(())
+    }
+
+    /// Starts recording a relayed call (once, at its first answer).
+    async fn start_recording(&mut self, call_id: &str) {
+        let Some(settings) = &self.recording else {
+            return;
+        };
+        if self.recorded.contains_key(call_id) {
+            return;
+        }
+        let path = settings.path_for(call_id);
+        let Some(url) = url_for(&path) else {
+            return;
+        };
+        match self
+            .relay
+            .start_recording(call_id, &path, settings.options)
+            .await
+        {
+            Ok(()) => {
+                metrics::counter!("voip_recordings_total").increment(1);
+                tracing::info!(%call_id, path = %path.display(), "recording the call");
+                self.recorded.insert(call_id.to_owned(), url);
+            }
+            Err(error) => {
+                metrics::counter!("voip_recording_errors_total").increment(1);
+                tracing::warn!(%call_id, path = %path.display(), %error, "recording not started");
+            }
         }
     }
 
@@ -219,6 +271,9 @@ impl Anchor {
         self.exchanges.complete(&job, outcome);
         if let Ok(Some(body)) = result {
             transmit.contents = with_body(message, body);
+            if job.steps.iter().any(|s| matches!(s, Step::Answer { .. })) {
+                self.start_recording(&job.call_id).await;
+            }
         }
         transmit
     }
@@ -312,6 +367,7 @@ impl Anchor {
                 call_id: call_id.to_owned(),
                 codecs: stats.codecs,
                 legs: stats.legs,
+                recording: None,
             };
             log_summary(&summary);
             return Some(summary);
@@ -321,6 +377,7 @@ impl Anchor {
             return None;
         }
         self.silent.remove(call_id);
+        let recording = self.recorded.remove(call_id);
         let legs = self.relay.call_stats(call_id).await.ok().flatten()?;
         if self.relay.delete(call_id).await.is_ok() {
             self.live = self.live.saturating_sub(1);
@@ -330,6 +387,7 @@ impl Anchor {
             call_id: call_id.to_owned(),
             codecs,
             legs,
+            recording,
         };
         log_summary(&summary);
         Some(summary)

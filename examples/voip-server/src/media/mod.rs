@@ -11,6 +11,8 @@
 //! - [`anchor`]: runs those commands on the relay driver as the SIP driver
 //!   sends, releases relay calls when calls end.
 //! - [`metrics`]: the relay's counters on `/metrics`.
+//! - [`recording`]: the `[recording]` table and recordings' file names
+//!   (relayed calls recorded to WAV through `voip_media::relay`'s tap).
 //! - [`webrtc`]: browser calls — which side is a browser, and the sans-IO
 //!   tracker of their offer/answer through `voip_media::webrtc::WebRtcBridge`;
 //!   [`webrtc_driver`]: the tokio task that runs the bridges (one shared
@@ -27,6 +29,7 @@ pub mod config;
 pub mod exchange;
 pub mod message;
 pub mod metrics;
+pub mod recording;
 pub mod webrtc;
 pub mod webrtc_dialog;
 pub mod webrtc_driver;

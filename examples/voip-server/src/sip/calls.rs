@@ -68,6 +68,9 @@ pub enum CallEvent {
         codec: Option<String>,
         /// The caller's and the callee's leg, as the relay received them.
         legs: [LegQuality; 2],
+        /// The recording's URL path (`/recordings/<file>.wav`), when the
+        /// call was recorded (`[recording] enabled = true`).
+        recording: Option<String>,
     },
     /// The call ended.
     Ended {

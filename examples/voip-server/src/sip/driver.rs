@@ -175,8 +175,15 @@ impl Driver {
                 "{error} (check the [auth], domain and [[trunks]] settings)"
             ))
         })?;
-        let media = Anchor::start(&config.media)
+        let mut media = Anchor::start(&config.media)
             .map_err(|error| Error::Config(format!("[media]: {error} (fix the [media] table)")))?;
+        if let Some(media) = &mut media {
+            media
+                .set_recording(config.recording.clone())
+                .map_err(|error| Error::Config(format!("[recording] dir: {error}")))?;
+        } else if config.recording.enabled {
+            tracing::warn!("[recording] enabled = true needs [media] relay = true: calls are not recorded");
+        }
         if media.is_some() {
             let (low, high) = config.media.rtp_ports;
             tracing::info!(
@@ -253,6 +260,7 @@ impl Driver {
                         call_id: summary.call_id,
                         codec,
                         legs: summary.legs.each_ref().map(LegQuality::of),
+                        recording: summary.recording,
                     };
                     if self.cdr.send(media_event).is_err() {
                         tracing::error!("the CDR writer stopped; call records are not written");

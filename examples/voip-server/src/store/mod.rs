@@ -107,6 +107,9 @@ pub struct CallLog {
     pub caller_mos: Option<f64>,
     /// E-model MOS of what the callee sent.
     pub callee_mos: Option<f64>,
+    /// The recording (`/recordings/<file>.wav` on the HTTP port), when the
+    /// call was recorded.
+    pub recording_url: Option<String>,
 }
 
 impl Store {
@@ -238,13 +241,14 @@ impl Store {
                 call_id,
                 codec,
                 legs,
+                recording,
             } => {
                 let [caller, callee] = legs;
                 execute!(
                     self,
                     "UPDATE call_logs SET codec = $2, caller_mos = $3, caller_jitter_ms = $4, \
-                     caller_loss_pct = $5, callee_mos = $6, callee_jitter_ms = $7, callee_loss_pct = $8 \
-                     WHERE call_id = $1",
+                     caller_loss_pct = $5, callee_mos = $6, callee_jitter_ms = $7, callee_loss_pct = $8, \
+                     recording_url = COALESCE($9, recording_url) WHERE call_id = $1",
                     call_id.clone(),
                     codec.clone(),
                     caller.mos,
@@ -252,7 +256,8 @@ impl Store {
                     caller.loss_pct,
                     callee.mos,
                     callee.jitter_ms,
-                    callee.loss_pct
+                    callee.loss_pct,
+                    recording.clone()
                 )?;
             }
             CallEvent::Ended {
@@ -358,7 +363,7 @@ impl Store {
     /// The most recent calls, newest first.
     pub async fn recent_calls(&self, limit: i64) -> Result<Vec<CallLog>, StoreError> {
         const SQL: &str = "SELECT call_id, from_number, to_number, status, start_time, answer_time, \
-                           end_time, duration, hangup_cause, codec, caller_mos, callee_mos FROM call_logs \
+                           end_time, duration, hangup_cause, codec, caller_mos, callee_mos, recording_url FROM call_logs \
                            ORDER BY start_time DESC, id DESC LIMIT $1";
         Ok(match self {
             Self::Sqlite(pool) => {

@@ -169,6 +169,7 @@ async fn the_relays_measures_land_in_the_row() {
                 loss_pct: 2.5,
             },
         ],
+        recording: Some("/recordings/m1.wav".into()),
     };
     store.record("run1", &media).await.unwrap();
     store
@@ -179,6 +180,7 @@ async fn the_relays_measures_land_in_the_row() {
     assert_eq!(row.codec.as_deref(), Some("opus|PCMU"));
     assert_eq!(row.caller_mos, Some(4.3));
     assert_eq!(row.callee_mos, None);
+    assert_eq!(row.recording_url.as_deref(), Some("/recordings/m1.wav"));
     let Store::Sqlite(pool) = &store else {
         unreachable!()
     };
