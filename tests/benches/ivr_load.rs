@@ -134,9 +134,15 @@ fn main() {
         "{TEST_USERS}\n[ivr]\nextension = \"9999\"\nrtp_ports = \"30000-{high}\"\nmenu_reload_seconds = 1\n"
     );
     let mut server = Server::start_with_config_and(&config, &["--log", "warn,voip_server=info"]);
+    // the menus are seeded before the IVR starts
+    let seeded = wait_for(Duration::from_secs(15), || {
+        server.log().contains("ivr enabled").then_some(())
+    });
+    assert!(seeded.is_some(), "the IVR did not start:\n{}", server.log());
     // key 1 repeats the menu: the calls stay in the IVR
     let db = server.dir().join("data").join("voip.db");
     let out = Command::new("sqlite3")
+        .args(["-cmd", ".timeout 10000"])
         .arg(&db)
         .arg("UPDATE ivr_menu_options SET action_type = 'repeat', action_value = NULL, say_message = NULL WHERE menu_id = 'main' AND digit = '1';")
         .output()

@@ -50,6 +50,8 @@ fn start() -> (Server, Sipp) {
             .then_some(())
     });
     assert!(online.is_some(), "agent 1002 not online");
+    // the menus are seeded before the IVR starts
+    wait_log(&server, "ivr enabled", 1, Duration::from_secs(15));
     (server, agent)
 }
 
@@ -252,6 +254,7 @@ fn menus_edited_in_the_database_and_a_webhook_drive_the_call() {
     let db = server.dir().join("data").join("voip.db");
     let sql = |statement: &str| {
         let out = Command::new("sqlite3")
+            .args(["-cmd", ".timeout 10000"])
             .arg(&db)
             .arg(statement)
             .output()
@@ -317,4 +320,87 @@ fn menus_edited_in_the_database_and_a_webhook_drive_the_call() {
         "{}",
         tail(&log, 40)
     );
+}
+
+#[test]
+#[ignore = "needs the release voip-server binary, sipp, sqlite3 and espeak-ng or Piper; run with --ignored"]
+fn a_menu_key_transfers_to_an_outside_number_through_a_trunk() {
+    if !require_program("sipp") || !require_program("sqlite3") {
+        return;
+    }
+    // the carrier: 401 to the first INVITE, digest checked, 200, waits for BYE
+    let carrier_port = free_udp_port();
+    let carrier = Sipp::spawn(
+        "carrier",
+        "127.0.0.1:5060".parse().unwrap(),
+        &scenario("carrier.xml"),
+        &strings(&[
+            "-p",
+            &carrier_port.to_string(),
+            "-m",
+            "1",
+            "-timeout",
+            "90s",
+            "-timeout_error",
+        ]),
+    );
+    let config = format!(
+        "{TEST_USERS}{IVR_CONFIG}\n[[trunks]]\nname = \"carrier\"\ntarget = \"127.0.0.1:{carrier_port}\"\n\
+         username = \"trunkuser\"\npassword = \"trunkpass\"\nregister = false\nfrom_user = \"5551000\"\nprefix = \"9\"\n"
+    );
+    let mut server = Server::start_with_config(&config);
+    // the menus are seeded before the IVR starts
+    wait_log(&server, "ivr enabled", 1, Duration::from_secs(15));
+    let db = server.dir().join("data").join("voip.db");
+    let out = Command::new("sqlite3")
+        .args(["-cmd", ".timeout 10000"])
+        .arg(&db)
+        .arg(
+            "UPDATE ivr_menu_options SET action_type = 'transfer', action_value = 'trunk:carrier:5551234', \
+             say_message = 'Connecting you' WHERE menu_id = 'main' AND digit = '1';",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_log(
+        &server,
+        "ivr menus changed; reloaded",
+        1,
+        Duration::from_secs(15),
+    );
+
+    let mut rtp = RtpProbe::start();
+    let caller = spawn_caller(&mut server, "1001", free_udp_port(), rtp.port(), 9_000);
+    let run = caller.wait(Duration::from_secs(90));
+    rtp.stop();
+    run.assert_all_succeeded(&mut server, 1);
+    let carrier = carrier.wait(Duration::from_secs(60));
+    carrier.assert_all_succeeded(&mut server, 1);
+    let log = server.log();
+    assert!(
+        log.contains("transferring to an outside number"),
+        "{}",
+        tail(&log, 40)
+    );
+    assert!(
+        log.contains("agent answered; bridged"),
+        "{}",
+        tail(&log, 40)
+    );
+    let json = wait_for(Duration::from_secs(20), || {
+        let (_, body) = http_get(server.addr("http"), "/api/calls?limit=10");
+        (body.matches("\"status\":\"completed\"").count() >= 2).then_some(body)
+    })
+    .unwrap_or_else(|| panic!("calls: {}", http_get(server.addr("http"), "/api/calls").1));
+    assert!(
+        json.contains("\"from_number\":\"9999\",\"to_number\":\"95551234\""),
+        "{json}"
+    );
+    // an outside number is not an agent
+    let (_, agents) = http_get(server.addr("http"), "/api/agents");
+    assert!(!agents.contains("5551234"), "{agents}");
 }

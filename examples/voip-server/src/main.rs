@@ -348,6 +348,12 @@ async fn serve(config: Config) -> Result<(), Error> {
                         store: store.clone(),
                         registered,
                         names,
+                        trunks: config
+                            .trunks
+                            .iter()
+                            .filter(|t| !t.prefix.is_empty())
+                            .map(|t| (t.name.clone(), t.prefix.clone()))
+                            .collect(),
                         shutdown: stopped.clone(),
                         tts,
                     },

@@ -82,6 +82,8 @@ pub struct Start {
     pub registered: watch::Receiver<BTreeSet<String>>,
     /// Display names of the extensions.
     pub names: HashMap<String, String>,
+    /// Outbound prefixes of the trunks, by trunk name.
+    pub trunks: HashMap<String, String>,
     /// Turns true at shutdown.
     pub shutdown: watch::Receiver<bool>,
     /// The prompt cache (shared with the TTS API), see [`open_tts`].
@@ -147,6 +149,7 @@ pub async fn start(settings: IvrSettings, start: Start) -> Result<JoinHandle<()>
         registered: start.registered,
         writer: AgentWriter::spawn(start.store),
         names: start.names,
+        trunks: start.trunks,
     })
     .map_err(Error::Internal)?;
     Ok(tokio::spawn(server.run(start.shutdown)))

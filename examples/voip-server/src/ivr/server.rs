@@ -132,6 +132,7 @@ pub struct IvrServer {
     registered: watch::Receiver<BTreeSet<String>>,
     writer: AgentWriter,
     names: HashMap<String, String>,
+    trunks: HashMap<String, String>,
     calls: HashMap<u64, Call>,
     dialogs: HashMap<DialogId, u64>,
     requests: HashMap<RequestId, u64>,
@@ -168,6 +169,8 @@ pub struct IvrParts {
     pub writer: AgentWriter,
     /// Display names of the extensions.
     pub names: HashMap<String, String>,
+    /// Outbound prefixes of the trunks, by trunk name.
+    pub trunks: HashMap<String, String>,
 }
 
 impl IvrServer {
@@ -210,6 +213,7 @@ impl IvrServer {
             registered: parts.registered,
             writer: parts.writer,
             names: parts.names,
+            trunks: parts.trunks,
             calls: HashMap::new(),
             dialogs: HashMap::new(),
             requests: HashMap::new(),
@@ -673,6 +677,10 @@ impl IvrServer {
     }
 
     fn write_agent(&self, extension: &str) {
+        // external numbers a transfer rang are not agents
+        if !self.names.contains_key(extension) {
+            return;
+        }
         let stats = self.agents.stats(extension);
         let registered = self.registered.borrow().contains(extension);
         let status = match (registered, stats.current_calls) {

@@ -142,7 +142,6 @@ impl BrowserCalls {
         self.calls.remove(call_id).is_some()
     }
 
-
     /// What to do with a message; `None` when the call is not (and does
     /// not become) a browser call. `new_call_allowed`: the call is not
     /// anchored otherwise yet.

@@ -805,6 +805,8 @@ impl SipCore {
             && request.method == Method::Invite
             && let Some(dialled) = user_of(&request.uri)
             && self.users.get(&dialled).is_none()
+            // local numbers win over trunk prefixes (9999 with prefix "9")
+            && self.ivr.as_ref().is_none_or(|ivr| ivr.extension != dialled)
             && let Some((dest, credentials)) = self.route_to_trunk(&mut request, &dialled)
         {
             // the carrier may challenge the call: answer with the trunk's
@@ -1560,6 +1562,26 @@ mod tests {
             &format!("<sip:5551000@{CARRIER}>")[..]
         );
         assert!(!out.headers.contains(&Known::ProxyAuthorization.into()));
+    }
+
+    #[test]
+    fn the_ivr_extension_wins_over_a_trunk_prefix() {
+        let mut n = Net::new();
+        let mut trunk = carrier_trunk();
+        trunk.register = false;
+        n.core = core_with(vec![trunk], Vec::new());
+        n.core.ivr = Some(IvrRoute {
+            extension: "9999".into(),
+            addr: addr(IVR),
+        });
+        let mut inv = invite("1001", ALICE, "9999");
+        let sent = n.send(ALICE, inv.to_bytes());
+        let challenge = Net::final_to(&sent, ALICE).unwrap();
+        authorize(&mut inv, &challenge, "1001", "secret1", &mut Rng::seeded(1)).unwrap();
+        bump(&mut inv);
+        let sent = n.send(ALICE, inv.to_bytes());
+        assert!(Net::request_to(&sent, IVR).is_some(), "9999 is the IVR");
+        assert!(Net::request_to(&sent, CARRIER).is_none(), "not the carrier");
     }
 
     #[test]

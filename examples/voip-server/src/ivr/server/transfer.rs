@@ -25,7 +25,7 @@ use voip_sip::ua::{Body, InviteOptions, RequestId};
 use super::{AgentLeg, IvrServer, Stage};
 use crate::ivr::groups::{Group, Strategy};
 use crate::ivr::media::MediaCommand;
-use crate::ivr::queue::{JoinError, QueueEvent, Ticket};
+use crate::ivr::queue::{JoinError, QueueEvent, QueuePolicy, Ticket};
 
 /// Said when a caller joins a queue.
 pub const QUEUE_PROMPT: &str =
@@ -50,6 +50,9 @@ impl IvrServer {
                 members: vec![ext.clone()],
                 queue: Default::default(),
             }),
+            Target::External { number, trunk } => {
+                return self.ring_external(now, id, number, trunk.as_deref());
+            }
             _ => None,
         };
         let Some(group) = group else {
@@ -62,6 +65,63 @@ impl IvrServer {
         };
         tracing::info!(call = id, group = %group.name, "transferring");
         self.ring(now, id, group, None);
+    }
+
+    /// Rings an outside number through the proxy's trunk routing: with a
+    /// trunk name, the trunk's prefix goes in front of the number (the
+    /// proxy strips it again if the trunk says so). No queue: when the
+    /// number does not answer, the caller hears the busy prompt.
+    fn ring_external(&mut self, now: Instant, id: u64, number: &str, trunk: Option<&str>) {
+        let dial = match trunk {
+            Some(name) => match self.trunks.get(name) {
+                Some(prefix) => format!("{prefix}{number}"),
+                None => {
+                    tracing::warn!(
+                        call = id,
+                        trunk = name,
+                        "transfer to an unknown trunk (or one without prefix)"
+                    );
+                    return self.say_busy(id);
+                }
+            },
+            None => number.to_owned(),
+        };
+        let dialable = !dial.is_empty()
+            && dial
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'*' | b'#'));
+        let caller = self.calls.get(&id).map(|c| c.caller.clone());
+        let (true, Some(caller)) = (dialable, caller) else {
+            tracing::warn!(call = id, %dial, "transfer to a number that cannot be dialled");
+            return self.say_busy(id);
+        };
+        tracing::info!(call = id, %dial, "transferring to an outside number");
+        let leg = match self.invite_agent(now, &caller, &dial) {
+            Ok(leg) => leg,
+            Err(error) => {
+                tracing::warn!(call = id, %dial, "outside number not called: {error}");
+                return self.say_busy(id);
+            }
+        };
+        self.requests.insert(leg.request, id);
+        let group = Group {
+            name: format!("number {dial}"),
+            strategy: Strategy::RoundRobin,
+            members: vec![dial.clone()],
+            queue: QueuePolicy {
+                enabled: false,
+                ..QueuePolicy::default()
+            },
+        };
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.stage = Stage::Ringing {
+                group,
+                tried: vec![dial],
+                legs: vec![leg],
+                until: now + self.settings.ring_timeout,
+                ticket: None,
+            };
+        }
     }
 
     /// Starts ringing `group` for call `id`; `ticket` is its place in the
@@ -140,6 +200,10 @@ impl IvrServer {
                     self.say_busy(id);
                 }
             };
+        }
+        if !group.queue.enabled {
+            tracing::info!(call = id, group = %group.name, "nobody answered");
+            return self.say_busy(id);
         }
         if !group.members.iter().any(|m| registered.contains(m)) {
             tracing::info!(call = id, group = %group.name, "no agent is logged in");
