@@ -406,7 +406,7 @@ impl Headers {
 /// Whether a list value may hold several items (a comma outside quotes and
 /// angle brackets); values without one are parsed whole, without a copy.
 fn has_top_level_comma(value: &[u8]) -> bool {
-    if memchr::memchr(b',', value).is_none() {
+    if crate::charset::find(value, b',').is_none() {
         return false;
     }
     let (mut quoted, mut angle, mut escaped) = (false, false, false);

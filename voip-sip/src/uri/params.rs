@@ -174,9 +174,7 @@ fn trim(b: &[u8]) -> &[u8] {
 fn item_end(b: &[u8], mut i: usize) -> usize {
     loop {
         // the common case: plain bytes up to the next ';'
-        while i < b.len() && b[i] != b';' && b[i] != b'"' {
-            i += 1;
-        }
+        i = crate::charset::find2(&b[i.min(b.len())..], b';', b'"').map_or(b.len(), |k| i + k);
         if i >= b.len() || b[i] == b';' {
             return i;
         }
