@@ -61,14 +61,17 @@ fn server(config: &str) -> Server {
     Server::start_with_config_and(config, &["--web-root", web_root.to_str().unwrap()])
 }
 
-/// [`TEST_USERS`] with the server's default digest challenges (MD5, then
-/// SHA-256) instead of MD5 only: the page must log in against what a
-/// default server offers (JsSIP answers only MD5 and, unpatched, only the
-/// last challenge). baresip 1.0 fails to register against the two, so the
+/// [`TEST_USERS`] with two digest challenges (MD5, then SHA-256) instead of
+/// MD5 only (the server's default): the page must log in when a server
+/// offers both (JsSIP answers only MD5 and, unpatched, only the last
+/// challenge). baresip 1.0 fails to register against the two, so the
 /// tests with baresip keep [`TEST_USERS`] as it is.
-fn users_default_challenges() -> String {
-    let config = TEST_USERS.replace("auth_algorithms = [\"MD5\"]\n", "");
-    assert!(!config.contains("auth_algorithms"), "{config}");
+fn users_two_challenges() -> String {
+    let config = TEST_USERS.replace(
+        "auth_algorithms = [\"MD5\"]\n",
+        "auth_algorithms = [\"MD5\", \"SHA-256\"]\n",
+    );
+    assert!(config.contains("SHA-256"), "{config}");
     config
 }
 
@@ -147,7 +150,7 @@ fn browser_pages_register_over_websocket() {
     if !require_browser() || in_private_netns("browser_pages_register_over_websocket") {
         return;
     }
-    let server = server(&users_default_challenges());
+    let server = server(&users_two_challenges());
     let _report = Report(&server);
     let http = server.addr("http");
 
@@ -200,7 +203,7 @@ fn browser_calls_browser() {
     if !require_browser() || in_private_netns("browser_calls_browser") {
         return;
     }
-    let server = server(&users_default_challenges());
+    let server = server(&users_two_challenges());
     let _report = Report(&server);
     let work = TempDir::new("voip-browser-browser");
     let mut browser = browser(&work);

@@ -120,8 +120,8 @@ pub struct FileConfig {
     /// How long a ban lasts, in seconds [default: 600].
     pub auth_ban_seconds: Option<u64>,
     /// Digest algorithms offered, one challenge each, in this order
-    /// [default: ["MD5", "SHA-256"]]: many phones answer only the first
-    /// challenge and give up on SHA-256 (baresip 1.0, sipp 3.6).
+    /// [default: ["MD5"]]: baresip 1.0 fails to register when a SHA-256
+    /// challenge is offered at all; sipp 3.6 and JsSIP 3.13 cannot do SHA-256.
     pub auth_algorithms: Option<Vec<String>>,
     /// The extensions: `[[users]]` tables with `extension`, `password` and
     /// optionally `display_name`.
@@ -428,13 +428,11 @@ impl Config {
         }
         let auth_ban_seconds = fc.auth_ban_seconds.unwrap_or(600);
         let auth_algorithms = match &fc.auth_algorithms {
-            // MD5 first: phones that answer only the first challenge
-            // (baresip 1.0, sipp 3.6, sipvicious) give up on SHA-256;
-            // clients that pick the strongest offered still get SHA-256.
-            None => vec![
-                voip_sip::auth::Algorithm::Md5,
-                voip_sip::auth::Algorithm::Sha256,
-            ],
+            // MD5 only, as Kamailio and Asterisk: baresip 1.0 fails to
+            // register when any SHA-256 challenge is offered (ENOSYS), and
+            // sipp 3.6, sipvicious and JsSIP 3.13 cannot answer SHA-256;
+            // RFC 8760 clients get SHA-256 with ["SHA-256", "MD5"].
+            None => vec![voip_sip::auth::Algorithm::Md5],
             Some(names) => {
                 let mut algorithms = Vec::with_capacity(names.len());
                 for name in names {
@@ -807,10 +805,7 @@ mod tests {
     fn auth_algorithms_parse_in_order() {
         use voip_sip::auth::Algorithm;
         let defaults = Config::merge(&cli(&[]), None).unwrap();
-        assert_eq!(
-            defaults.auth_algorithms,
-            [Algorithm::Md5, Algorithm::Sha256]
-        );
+        assert_eq!(defaults.auth_algorithms, [Algorithm::Md5]);
         let fc = file("auth_algorithms = [\"md5\"]\n");
         let config = Config::merge(&cli(&[]), Some((Path::new("s.toml"), &fc))).unwrap();
         assert_eq!(config.auth_algorithms, [Algorithm::Md5]);
