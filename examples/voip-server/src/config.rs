@@ -489,8 +489,7 @@ impl Config {
             sip_udp,
             ivr.as_ref().map(|i| i.rtp_ports),
         )?;
-        let recording =
-            crate::media::recording::resolve(path, fc.recording.as_ref(), &data_dir)?;
+        let recording = crate::media::recording::resolve(path, fc.recording.as_ref(), &data_dir)?;
         for (on, flag) in [(sip_tls, "--sip-tls"), (sip_wss, "--sip-wss")] {
             if on.is_none() {
                 continue;

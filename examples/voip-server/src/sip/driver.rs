@@ -182,7 +182,9 @@ impl Driver {
                 .set_recording(config.recording.clone())
                 .map_err(|error| Error::Config(format!("[recording] dir: {error}")))?;
         } else if config.recording.enabled {
-            tracing::warn!("[recording] enabled = true needs [media] relay = true: calls are not recorded");
+            tracing::warn!(
+                "[recording] enabled = true needs [media] relay = true: calls are not recorded"
+            );
         }
         if media.is_some() {
             let (low, high) = config.media.rtp_ports;
