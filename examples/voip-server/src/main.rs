@@ -163,10 +163,8 @@ async fn serve(config: Config) -> Result<(), Error> {
     // A token for this run: rows it writes carry it, so the next run knows
     // which open calls an earlier run left behind.
     let run = voip_core::Rng::os().token(16);
-    match store
-        .reconcile_startup(&run, std::time::SystemTime::now())
-        .await
-    {
+    // through the trait the CDR writer uses
+    match store::CallStore::reconcile_startup(&store, &run, std::time::SystemTime::now()).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             calls = n,

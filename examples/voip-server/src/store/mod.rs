@@ -1,13 +1,17 @@
 //! Persistent state: CDRs (`call_logs`), live calls (`active_calls`),
 //! agents and IVR menus, in SQLite (the embedded default, a file in the data
 //! directory) or PostgreSQL (`--db-url postgres://...`). Both run the same
-//! schema from `migrations/` at start-up.
+//! schema from `migrations/` at start-up. The CDR writer sees the store
+//! through the [`CallStore`] trait, so an application can put its own there.
 //!
 //! Queries are written once with `$1, $2, ...` placeholders in ascending
 //! order, which both SQLite and PostgreSQL accept.
 
+pub mod call_store;
 pub mod cdr;
 pub mod time;
+
+pub use call_store::CallStore;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
