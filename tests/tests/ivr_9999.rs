@@ -185,6 +185,23 @@ fn ivr_flow(pg: Option<&Postgres>) {
         "{json}"
     );
 
+    // the IVR put the caller leg's codec and quality into 1001 -> 9999
+    let quality = wait_for(Duration::from_secs(10), || {
+        let (_, body) = http_get(server.addr("http"), "/api/calls?limit=10");
+        body.split("},{")
+            .find(|row| row.contains("\"from_number\":\"1001\",\"to_number\":\"9999\""))
+            .filter(|row| {
+                row.contains("\"codec\":\"PCMU\"") && !row.contains("\"caller_mos\":null")
+            })
+            .map(str::to_owned)
+    });
+    assert!(
+        quality.is_some(),
+        "no codec/MOS on the IVR call: {}",
+        http_get(server.addr("http"), "/api/calls").1
+    );
+    println!("IVR call record: {}", quality.unwrap_or_default());
+
     // the agent is back online with one call
     let (_, agents) = http_get(server.addr("http"), "/api/agents");
     assert!(

@@ -195,6 +195,7 @@ async fn serve(config: Config) -> Result<(), Error> {
             extension: settings.extension.clone(),
             addr: *addr,
         });
+    let ivr_cdr = cdr.clone();
     let mut driver = Driver::bind(&config, cdr, flow_secret, ivr_route).await?;
     let (registered_tx, registered) = watch::channel(std::collections::BTreeSet::new());
     if let Some(settings) = &config.ivr {
@@ -354,6 +355,7 @@ async fn serve(config: Config) -> Result<(), Error> {
                             .collect(),
                         shutdown: stopped.clone(),
                         tts,
+                        cdr: ivr_cdr.clone(),
                     },
                 )
                 .await?,

@@ -7,13 +7,18 @@
 //! [`MediaHandle`] and hears back [`MediaEvent`]s.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+use voip_core::Rng;
 use voip_media::codec::ulaw_decode;
-use voip_media::{DtmfDetector, DtmfDetectorConfig, DtmfReport, Rfc4733Event, Rfc4733Receiver};
+use voip_media::{
+    CodecImpairment, DtmfDetector, DtmfDetectorConfig, DtmfReport, QualityReport, Rfc4733Event,
+    Rfc4733Receiver, RtpSession, RtpSessionConfig,
+};
 
 use super::clock::MediaClock;
 use super::rtp::{PCMU, Packetizer, parse};
@@ -62,6 +67,7 @@ pub struct MediaHandle {
     call: u64,
     clock: MediaClock,
     commands: mpsc::UnboundedSender<Bridge>,
+    quality: Arc<Mutex<Option<QualityReport>>>,
 }
 
 /// The agent leg the call task relays to.
@@ -72,6 +78,12 @@ struct Bridge {
 }
 
 impl MediaHandle {
+    /// The caller's leg as received so far (RFC 3550 statistics, G.107
+    /// E-model MOS); `None` before the caller's RTP was valid.
+    pub fn quality(&self) -> Option<QualityReport> {
+        self.quality.lock().ok().and_then(|q| *q)
+    }
+
     /// Sends a command; a task that ended ignores it.
     pub fn send(&self, command: MediaCommand) {
         match command {
@@ -126,11 +138,13 @@ pub fn spawn(
         events.clone(),
     );
     let (commands, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(call, socket, media, rx, events));
+    let quality = Arc::new(Mutex::new(None));
+    tokio::spawn(run(call, socket, media, rx, events, quality.clone()));
     Ok(MediaHandle {
         call,
         clock: clock.clone(),
         commands,
+        quality,
     })
 }
 
@@ -140,7 +154,15 @@ async fn run(
     media: CallerMedia,
     mut commands: mpsc::UnboundedReceiver<Bridge>,
     events: mpsc::UnboundedSender<(u64, MediaEvent)>,
+    quality: Arc<Mutex<Option<QualityReport>>>,
 ) {
+    // receive statistics of the caller's RTP, for the call record
+    let mut stats = RtpSessionConfig::default()
+        .clock_rate(8000)
+        .build()
+        .ok()
+        .map(|config| RtpSession::new(config, Rng::os(), Instant::now()));
+    let mut counted: u64 = 0;
     let mut bridge: Option<(UdpSocket, SocketAddr)> = None;
     let mut rfc4733 = Rfc4733Receiver::new(media.telephone_event_rate);
     let mut inband = DtmfDetector::new(DtmfDetectorConfig::default(), 8000, Instant::now()).ok();
@@ -164,6 +186,16 @@ async fn run(
             received = caller.recv_from(&mut buf) => {
                 let Ok((len, _from)) = received else { continue };
                 let datagram = &buf[..len];
+                if let Some(session) = &mut stats {
+                    let _ = session.handle_rtp(Instant::now(), Bytes::copy_from_slice(datagram));
+                    counted += 1;
+                    // every packet of the first second, then once a second
+                    if (counted <= 50 || counted % 50 == 0)
+                        && let Ok(mut slot) = quality.lock()
+                    {
+                        *slot = session.quality(CodecImpairment::G711_PLC, PTIME);
+                    }
+                }
                 if let Some((agent, remote)) = &bridge {
                     let _ = agent.send_to(datagram, *remote).await;
                     continue;

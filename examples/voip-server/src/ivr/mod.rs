@@ -84,6 +84,8 @@ pub struct Start {
     pub names: HashMap<String, String>,
     /// Outbound prefixes of the trunks, by trunk name.
     pub trunks: HashMap<String, String>,
+    /// The CDR writer.
+    pub cdr: crate::store::cdr::CdrSender,
     /// Turns true at shutdown.
     pub shutdown: watch::Receiver<bool>,
     /// The prompt cache (shared with the TTS API), see [`open_tts`].
@@ -150,6 +152,7 @@ pub async fn start(settings: IvrSettings, start: Start) -> Result<JoinHandle<()>
         writer: AgentWriter::spawn(start.store),
         names: start.names,
         trunks: start.trunks,
+        cdr: Some(start.cdr),
     })
     .map_err(Error::Internal)?;
     Ok(tokio::spawn(server.run(start.shutdown)))

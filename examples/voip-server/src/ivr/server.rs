@@ -43,6 +43,8 @@ use super::media::{self, CallerMedia, MediaCommand, MediaEvent, MediaHandle};
 use super::queue::{Queues, Ticket};
 use super::rtp::PortPool;
 use super::webhook::WebhookClient;
+use crate::sip::calls::{CallEvent, LegQuality};
+use crate::store::cdr::CdrSender;
 
 /// The webhook client's own timeout (the machine's deadline is 10 s).
 const WEBHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
@@ -104,6 +106,8 @@ struct AgentLeg {
 #[derive(Debug)]
 struct Call {
     caller_dialog: DialogId,
+    /// The caller's Call-ID (its call record's key).
+    call_id: String,
     caller: String,
     ivr: Ivr,
     media: MediaHandle,
@@ -133,6 +137,7 @@ pub struct IvrServer {
     writer: AgentWriter,
     names: HashMap<String, String>,
     trunks: HashMap<String, String>,
+    cdr: Option<CdrSender>,
     calls: HashMap<u64, Call>,
     dialogs: HashMap<DialogId, u64>,
     requests: HashMap<RequestId, u64>,
@@ -171,6 +176,8 @@ pub struct IvrParts {
     pub names: HashMap<String, String>,
     /// Outbound prefixes of the trunks, by trunk name.
     pub trunks: HashMap<String, String>,
+    /// The CDR writer (the caller leg's media quality goes there).
+    pub cdr: Option<CdrSender>,
 }
 
 impl IvrServer {
@@ -214,6 +221,7 @@ impl IvrServer {
             writer: parts.writer,
             names: parts.names,
             trunks: parts.trunks,
+            cdr: parts.cdr,
             calls: HashMap::new(),
             dialogs: HashMap::new(),
             requests: HashMap::new(),
@@ -428,6 +436,11 @@ impl IvrServer {
             id,
             Call {
                 caller_dialog: dialog,
+                call_id: request
+                    .headers
+                    .get(&voip_sip::Known::CallId.into())
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .unwrap_or_default(),
                 caller,
                 ivr,
                 media,
@@ -628,6 +641,7 @@ impl IvrServer {
         if call.caller_dialog == dialog {
             tracing::info!(call = id, ?cause, "caller left");
             call.ivr.handle_hangup(now);
+            self.record_quality(id);
             self.cancel_ringing(now, id);
             self.queues.leave(id);
             if let Some(call) = self.calls.remove(&id)
@@ -652,6 +666,28 @@ impl IvrServer {
             self.write_agent(&agent);
         }
         let _ = self.ua.bye(now, caller_dialog);
+    }
+
+    /// The caller leg's codec and quality into its call record, as the
+    /// relay does for the calls it anchors.
+    fn record_quality(&self, id: u64) {
+        let (Some(cdr), Some(call)) = (&self.cdr, self.calls.get(&id)) else {
+            return;
+        };
+        if call.call_id.is_empty() {
+            return;
+        }
+        let caller = call.media.quality().map(|q| LegQuality {
+            mos: Some(q.mos),
+            jitter_ms: q.jitter_ms,
+            loss_pct: q.loss_percent,
+        });
+        let _ = cdr.send(CallEvent::Media {
+            call_id: call.call_id.clone(),
+            codec: Some("PCMU".to_owned()),
+            legs: [caller.unwrap_or_default(), LegQuality::default()],
+            recording: None,
+        });
     }
 
     /// Gauges: calls in the IVR, callers waiting per group.
