@@ -423,8 +423,17 @@ pub fn read_wav(path: &Path) -> Option<(u32, Vec<i16>)> {
     parse_wav(&std::fs::read(path).ok()?)
 }
 
-/// [`read_wav`] on bytes.
+/// The first channel of a 16-bit PCM WAV held in memory (see
+/// [`parse_wav_channels`]).
 pub fn parse_wav(bytes: &[u8]) -> Option<(u32, Vec<i16>)> {
+    let (rate, mut channels) = parse_wav_channels(bytes)?;
+    Some((rate, channels.swap_remove(0)))
+}
+
+/// Every channel of a 16-bit PCM WAV held in memory, de-interleaved. A
+/// data size of 0 or past the end (a file still being written) reads to
+/// the end.
+pub fn parse_wav_channels(bytes: &[u8]) -> Option<(u32, Vec<Vec<i16>>)> {
     if bytes.get(..4)? != b"RIFF" || bytes.get(8..12)? != b"WAVE" {
         return None;
     }
@@ -451,12 +460,14 @@ pub fn parse_wav(bytes: &[u8]) -> Option<(u32, Vec<i16>)> {
             } else {
                 body + size
             };
-            let frame = 2 * usize::from(channels.max(1));
-            let samples = bytes[body..end]
-                .chunks_exact(frame)
-                .map(|f| i16::from_le_bytes([f[0], f[1]]))
-                .collect();
-            return Some((rate, samples));
+            let count = usize::from(channels.max(1));
+            let mut out = vec![Vec::new(); count];
+            for frame in bytes[body..end].chunks_exact(2 * count) {
+                for (channel, sample) in out.iter_mut().zip(frame.chunks_exact(2)) {
+                    channel.push(i16::from_le_bytes([sample[0], sample[1]]));
+                }
+            }
+            return Some((rate, out));
         }
         at = body + size + (size & 1);
     }

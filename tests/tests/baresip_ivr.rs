@@ -30,12 +30,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use voip_tests::baresip::{
-    Ctrl, Phone, PhoneConfig, SpeechSpan, frame_rms, json_str, read_wav, speech_span, tone,
-    tone_ratio, write_wav,
+    Ctrl, Phone, PhoneConfig, SpeechSpan, frame_rms, json_str, parse_wav_channels, read_wav,
+    speech_span, tone, tone_ratio, write_wav,
 };
 use voip_tests::{Server, TEST_USERS, TempDir, http_get, require_program, wait_for};
 
 const IVR_CONFIG: &str = r#"
+[recording]
+enabled = true
+rate = 8000
+
 [ivr]
 extension = "9999"
 rtp_ports = "34400-34600"
@@ -336,6 +340,48 @@ fn baresip_hears_prompt_presses_1_and_reaches_sales() {
     assert!(
         log.contains("send DTMF digit"),
         "1001's log shows no DTMF sent"
+    );
+
+    // [recording]: the IVR recorded the call it carried; left the caller's
+    // tone, right the agent's once bridged
+    let url = wait_for(Duration::from_secs(10), || {
+        let (_, body) = http_get(server.addr("http"), "/api/calls?limit=10");
+        body.split("},{")
+            .find(|row| row.contains("\"from_number\":\"1001\",\"to_number\":\"9999\""))
+            .and_then(|row| json_str(row, "recording_url"))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no recording_url: {}",
+            http_get(server.addr("http"), "/api/calls").1
+        )
+    });
+    let recorded = wait_for(Duration::from_secs(10), || {
+        let (status, wav) = voip_tests::http_request(server.addr("http"), "GET", &url, None);
+        (status == 200)
+            .then(|| parse_wav_channels(&wav))
+            .flatten()
+            .filter(|(_, channels)| {
+                channels.len() == 2 && tone_frames(&channels[1], AGENT_TONE) >= 25
+            })
+    });
+    let (_, channels) =
+        recorded.unwrap_or_else(|| panic!("{url}: no stereo recording with the agent's tone"));
+    let (left_caller, right_agent) = (
+        tone_frames(&channels[0], CALLER_TONE),
+        tone_frames(&channels[1], AGENT_TONE),
+    );
+    println!(
+        "recording {url}: caller tone {left_caller} frames (left), agent tone {right_agent} frames (right)"
+    );
+    assert!(
+        left_caller >= 25,
+        "the caller's tone is not on the left: {left_caller}"
+    );
+    assert_eq!(
+        tone_frames(&channels[1], CALLER_TONE),
+        0,
+        "the caller's tone leaked right"
     );
     save_recording(&caller);
     drop(report);

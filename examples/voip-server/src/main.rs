@@ -356,6 +356,7 @@ async fn serve(config: Config) -> Result<(), Error> {
                         shutdown: stopped.clone(),
                         tts,
                         cdr: ivr_cdr.clone(),
+                        recording: config.recording.clone(),
                     },
                 )
                 .await?,

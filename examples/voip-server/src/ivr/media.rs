@@ -21,7 +21,9 @@ use voip_media::{
 };
 
 use super::clock::MediaClock;
+use super::recording::IvrRecording;
 use super::rtp::{PCMU, Packetizer, parse};
+use voip_media::relay::Side;
 
 /// Packet interval.
 pub const PTIME: Duration = Duration::from_millis(20);
@@ -125,6 +127,7 @@ pub fn spawn(
     media: CallerMedia,
     events: mpsc::UnboundedSender<(u64, MediaEvent)>,
     clock: &MediaClock,
+    recording: Option<IvrRecording>,
 ) -> std::io::Result<MediaHandle> {
     socket.set_nonblocking(true)?;
     let socket = Arc::new(UdpSocket::from_std(socket)?);
@@ -139,7 +142,15 @@ pub fn spawn(
     );
     let (commands, rx) = mpsc::unbounded_channel();
     let quality = Arc::new(Mutex::new(None));
-    tokio::spawn(run(call, socket, media, rx, events, quality.clone()));
+    tokio::spawn(run(
+        call,
+        socket,
+        media,
+        rx,
+        events,
+        quality.clone(),
+        recording,
+    ));
     Ok(MediaHandle {
         call,
         clock: clock.clone(),
@@ -155,6 +166,7 @@ async fn run(
     mut commands: mpsc::UnboundedReceiver<Bridge>,
     events: mpsc::UnboundedSender<(u64, MediaEvent)>,
     quality: Arc<Mutex<Option<QualityReport>>>,
+    mut recording: Option<IvrRecording>,
 ) {
     // receive statistics of the caller's RTP, for the call record
     let mut stats = RtpSessionConfig::default()
@@ -186,6 +198,12 @@ async fn run(
             received = caller.recv_from(&mut buf) => {
                 let Ok((len, _from)) = received else { continue };
                 let datagram = &buf[..len];
+                if let Some(recording) = &mut recording
+                    && let Some(rtp) = parse(datagram)
+                    && rtp.payload_type == PCMU
+                {
+                    recording.pcmu(Side::A, Instant::now(), rtp.payload);
+                }
                 if let Some(session) = &mut stats {
                     let _ = session.handle_rtp(Instant::now(), Bytes::copy_from_slice(datagram));
                     counted += 1;
@@ -221,6 +239,12 @@ async fn run(
             }
             received = recv_from(bridge.as_ref().map(|(s, _)| s), &mut agent_buf) => {
                 let Ok((len, _)) = received else { continue };
+                if let Some(recording) = &mut recording
+                    && let Some(rtp) = parse(&agent_buf[..len])
+                    && rtp.payload_type == PCMU
+                {
+                    recording.pcmu(Side::B, Instant::now(), rtp.payload);
+                }
                 if let Some(remote) = media.remote {
                     let _ = caller.send_to(&agent_buf[..len], remote).await;
                 }
@@ -234,6 +258,9 @@ async fn run(
                 }
             }
         }
+    }
+    if let Some(recording) = recording {
+        recording.finish();
     }
     tracing::debug!(call, "media task ended");
 }

@@ -20,6 +20,7 @@
 //! | [`clock`] | one 20 ms clock sending every call's prompt RTP |
 //! | [`rtp`] | PCMU packetizer, RTP header reading, the port pool |
 //! | [`webhook`] | the webhook action's HTTP client |
+//! | [`recording`] | recording the calls that go through the IVR |
 //! | [`agents_table`] | the `agents` table writer |
 
 pub mod agents_table;
@@ -30,6 +31,7 @@ pub mod hold_music;
 pub mod media;
 pub mod menus;
 pub mod queue;
+pub mod recording;
 pub mod rtp;
 pub mod server;
 pub mod webhook;
@@ -86,6 +88,8 @@ pub struct Start {
     pub trunks: HashMap<String, String>,
     /// The CDR writer.
     pub cdr: crate::store::cdr::CdrSender,
+    /// `[recording]` (used when enabled).
+    pub recording: crate::media::recording::RecordingSettings,
     /// Turns true at shutdown.
     pub shutdown: watch::Receiver<bool>,
     /// The prompt cache (shared with the TTS API), see [`open_tts`].
@@ -153,6 +157,7 @@ pub async fn start(settings: IvrSettings, start: Start) -> Result<JoinHandle<()>
         names: start.names,
         trunks: start.trunks,
         cdr: Some(start.cdr),
+        recording: Some(start.recording).filter(|r| r.enabled),
     })
     .map_err(Error::Internal)?;
     Ok(tokio::spawn(server.run(start.shutdown)))

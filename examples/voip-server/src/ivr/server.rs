@@ -41,8 +41,10 @@ use super::config::IvrSettings;
 use super::groups::{Agents, Group};
 use super::media::{self, CallerMedia, MediaCommand, MediaEvent, MediaHandle};
 use super::queue::{Queues, Ticket};
+use super::recording::IvrRecording;
 use super::rtp::PortPool;
 use super::webhook::WebhookClient;
+use crate::media::recording::RecordingSettings;
 use crate::sip::calls::{CallEvent, LegQuality};
 use crate::store::cdr::CdrSender;
 
@@ -138,6 +140,7 @@ pub struct IvrServer {
     names: HashMap<String, String>,
     trunks: HashMap<String, String>,
     cdr: Option<CdrSender>,
+    recording: Option<RecordingSettings>,
     calls: HashMap<u64, Call>,
     dialogs: HashMap<DialogId, u64>,
     requests: HashMap<RequestId, u64>,
@@ -178,6 +181,8 @@ pub struct IvrParts {
     pub trunks: HashMap<String, String>,
     /// The CDR writer (the caller leg's media quality goes there).
     pub cdr: Option<CdrSender>,
+    /// `[recording]`, when enabled.
+    pub recording: Option<RecordingSettings>,
 }
 
 impl IvrServer {
@@ -222,6 +227,7 @@ impl IvrServer {
             names: parts.names,
             trunks: parts.trunks,
             cdr: parts.cdr,
+            recording: parts.recording,
             calls: HashMap::new(),
             dialogs: HashMap::new(),
             requests: HashMap::new(),
@@ -398,12 +404,30 @@ impl IvrServer {
         };
         let id = self.next_call;
         self.next_call += 1;
+        let call_id = request
+            .headers
+            .get(&voip_sip::Known::CallId.into())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default();
+        let recording = match &self.recording {
+            Some(settings) if !call_id.is_empty() => {
+                match IvrRecording::open(&call_id, settings.path_for(&call_id), settings.options) {
+                    Ok(recording) => Some(recording),
+                    Err(error) => {
+                        tracing::warn!(call = id, %error, "ivr call not recorded");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let media = match media::spawn(
             id,
             socket,
             answer.media(&mut self.rng),
             self.media_tx.clone(),
             &self.clock,
+            recording,
         ) {
             Ok(media) => media,
             Err(error) => {
@@ -436,11 +460,7 @@ impl IvrServer {
             id,
             Call {
                 caller_dialog: dialog,
-                call_id: request
-                    .headers
-                    .get(&voip_sip::Known::CallId.into())
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-                    .unwrap_or_default(),
+                call_id,
                 caller,
                 ivr,
                 media,
@@ -682,11 +702,15 @@ impl IvrServer {
             jitter_ms: q.jitter_ms,
             loss_pct: q.loss_percent,
         });
+        let recording = self
+            .recording
+            .as_ref()
+            .and_then(|r| crate::media::recording::url_for(&r.path_for(&call.call_id)));
         let _ = cdr.send(CallEvent::Media {
             call_id: call.call_id.clone(),
             codec: Some("PCMU".to_owned()),
             legs: [caller.unwrap_or_default(), LegQuality::default()],
-            recording: None,
+            recording,
         });
     }
 
