@@ -83,6 +83,31 @@ impl PhoneConfig {
     }
 }
 
+/// Prints the phones' and the server's logs when a test fails (on drop
+/// while panicking).
+#[derive(Debug)]
+pub struct Report<'a> {
+    /// The phones of the test.
+    pub phones: [&'a Phone; 2],
+    /// The server.
+    pub server: &'a crate::Server,
+}
+
+impl Drop for Report<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for phone in self.phones {
+                eprintln!("=== baresip {} ===\n{}", phone.name, phone.log());
+            }
+            eprintln!(
+                "=== voip-server ===\n{}\n{}",
+                self.server.log(),
+                self.server.stderr()
+            );
+        }
+    }
+}
+
 /// A baresip process for one extension, killed on drop.
 #[derive(Debug)]
 pub struct Phone {

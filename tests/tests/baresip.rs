@@ -29,29 +29,8 @@
 
 use std::time::Duration;
 
-use voip_tests::baresip::{Phone, PhoneConfig, json_str, tone, write_wav};
+use voip_tests::baresip::{Phone, PhoneConfig, Report, json_str, tone, write_wav};
 use voip_tests::{Server, TEST_USERS, TempDir, require_program};
-
-/// Prints the phones' and the server's logs when the test fails.
-struct Report<'a> {
-    phones: [&'a Phone; 2],
-    server: &'a Server,
-}
-
-impl Drop for Report<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for phone in self.phones {
-                eprintln!("=== baresip {} ===\n{}", phone.name, phone.log());
-            }
-            eprintln!(
-                "=== voip-server ===\n{}\n{}",
-                self.server.log(),
-                self.server.stderr()
-            );
-        }
-    }
-}
 
 #[test]
 #[ignore = "needs the server binary and baresip"]

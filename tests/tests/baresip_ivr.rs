@@ -30,8 +30,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use voip_tests::baresip::{
-    Ctrl, Phone, PhoneConfig, SpeechSpan, frame_rms, json_str, parse_wav_channels, read_wav,
-    speech_span, tone, tone_ratio, write_wav,
+    Ctrl, Phone, PhoneConfig, Report, SpeechSpan, frame_rms, json_str, parse_wav_channels,
+    read_wav, speech_span, tone, tone_ratio, write_wav,
 };
 use voip_tests::{Server, TEST_USERS, TempDir, http_get, require_program, wait_for};
 
@@ -110,27 +110,6 @@ fn received(phone: &Phone) -> Vec<i16> {
             samples
         })
         .unwrap_or_default()
-}
-
-/// Prints the phones' and the server's logs when the test fails.
-struct Report<'a> {
-    phones: [&'a Phone; 2],
-    server: &'a Server,
-}
-
-impl Drop for Report<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for phone in self.phones {
-                eprintln!("=== baresip {} ===\n{}", phone.name, phone.log());
-            }
-            eprintln!(
-                "=== voip-server ===\n{}\n{}",
-                self.server.log(),
-                self.server.stderr()
-            );
-        }
-    }
 }
 
 fn register(name: &str, ctrl: &mut Ctrl) {

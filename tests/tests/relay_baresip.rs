@@ -30,7 +30,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use voip_tests::baresip::{
-    Phone, PhoneConfig, frame_rms, json_str, read_wav, tone, tone_ratio, write_wav,
+    Phone, PhoneConfig, Report, frame_rms, json_str, read_wav, tone, tone_ratio, write_wav,
 };
 use voip_tests::{Server, TEST_USERS, TempDir, http_get, require_program, wait_for};
 
@@ -42,27 +42,6 @@ const CALLEE_HZ: f64 = 660.0;
 /// One call at a time: six phones and three servers at once overload a
 /// small machine.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Prints the phones' and the server's logs when the test fails.
-struct Report<'a> {
-    phones: [&'a Phone; 2],
-    server: &'a Server,
-}
-
-impl Drop for Report<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for phone in self.phones {
-                eprintln!("=== baresip {} ===\n{}", phone.name, phone.log());
-            }
-            eprintln!(
-                "=== voip-server ===\n{}\n{}",
-                self.server.log(),
-                self.server.stderr()
-            );
-        }
-    }
-}
 
 /// The `m=audio` lines in a phone's log (`-s` prints every SIP message),
 /// with their ports.
