@@ -43,6 +43,8 @@ const SLOT: usize = 16 * 1024;
 /// GSO burst lands in the peer's socket buffer at once, and a phone's
 /// default buffer overflows with much more than this.
 const MAX_GSO: usize = 8;
+/// Most reader hand-overs the core task takes in one pass.
+const MAX_BATCHES_PER_PASS: usize = 255;
 /// Socket buffers of leg sockets.
 const SOCKET_BUFFER: usize = 1 << 20;
 
@@ -250,6 +252,8 @@ struct Driver {
     readers: HashMap<String, Vec<JoinHandle<()>>>,
     data_tx: mpsc::Sender<Vec<Datagram>>,
     scratch: Vec<u8>,
+    /// What the core queued, reused from flush to flush.
+    pending: Vec<Transmit>,
     recording: RecordingPipe,
 }
 
@@ -272,15 +276,23 @@ async fn run(
         readers: HashMap::new(),
         data_tx,
         scratch: Vec::new(),
+        pending: Vec::new(),
         recording: RecordingPipe::default(),
     };
     let mut recording_backlog = false;
+    // One timer, moved only when the core's deadline moves: a new `Sleep`
+    // per loop (per packet) would register and cancel a timer each time.
+    let sleep = tokio::time::sleep_until(TokioInstant::now());
+    tokio::pin!(sleep);
+    let mut armed: Option<std::time::Instant> = None;
     loop {
         let deadline = d.relay.poll_timeout();
-        let sleep_to = deadline.map_or_else(
-            || TokioInstant::now() + std::time::Duration::from_secs(3600),
-            TokioInstant::from_std,
-        );
+        if deadline != armed {
+            if let Some(t) = deadline {
+                sleep.as_mut().reset(TokioInstant::from_std(t));
+            }
+            armed = deadline;
+        }
         tokio::select! {
             cmd = commands.recv() => match cmd {
                 Some(cmd) => d.command(cmd).await,
@@ -291,8 +303,20 @@ async fn run(
                 for dg in batch {
                     d.relay.handle_datagram(now, dg.local, dg.source, dg.contents);
                 }
+                // What other readers queued meanwhile, in the same pass (one
+                // loop, one clock read and one flush for many sockets at
+                // light load, where each reader hands over a single
+                // datagram); bounded so commands and timers get their turn.
+                for _ in 0..MAX_BATCHES_PER_PASS {
+                    let Ok(batch) = data_rx.try_recv() else { break };
+                    for dg in batch {
+                        d.relay.handle_datagram(now, dg.local, dg.source, dg.contents);
+                    }
+                }
             }
-            () = tokio::time::sleep_until(sleep_to), if deadline.is_some() => {
+            () = &mut sleep, if armed.is_some() => {
+                // re-arm from the core's next deadline, even if unchanged
+                armed = None;
                 d.relay.handle_timeout(std::time::Instant::now());
             }
             // the recording thread was behind: try its backlog again
@@ -429,7 +453,15 @@ impl Driver {
     /// Sends what the core queued: consecutive datagrams from one socket to
     /// one destination of one size go out as one GSO send.
     async fn flush(&mut self) {
-        let pending: Vec<Transmit> = std::iter::from_fn(|| self.relay.poll_transmit()).collect();
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.clear();
+        pending.extend(std::iter::from_fn(|| self.relay.poll_transmit()));
+        self.send_all(&pending).await;
+        pending.clear();
+        self.pending = pending;
+    }
+
+    async fn send_all(&mut self, pending: &[Transmit]) {
         let mut i = 0;
         while i < pending.len() {
             let t = &pending[i];
@@ -532,9 +564,29 @@ fn recv_batch(sock: &Sock, local: SocketAddr, batch: &mut Vec<Datagram>) -> io::
         let n = {
             let mut iovs: Vec<IoSliceMut<'_>> =
                 s.bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
-            sock.io.try_io(Interest::READABLE, || {
-                sock.state.recv((&sock.io).into(), &mut iovs, &mut s.metas)
-            })?
+            let slots = iovs.len();
+            let mut got = 0;
+            // recvmmsg on a non-blocking socket fills fewer slots than it
+            // has only when the queue ran dry: report that as WouldBlock so
+            // tokio clears the readiness now, instead of after one more
+            // recvmmsg that would return EAGAIN (a system call per packet
+            // at light load). Clearing is tied to the readiness event read
+            // before the call, so a datagram that arrives meanwhile raises
+            // a new one (epoll is edge-triggered per datagram).
+            match sock.io.try_io(Interest::READABLE, || {
+                got = sock
+                    .state
+                    .recv((&sock.io).into(), &mut iovs, &mut s.metas)?;
+                if got < slots {
+                    Err(io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(got)
+                }
+            }) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => got,
+                Err(e) => return Err(e),
+            }
         };
         for (meta, buf) in s.metas.iter().zip(&s.bufs).take(n) {
             let stride = meta.stride.max(1);

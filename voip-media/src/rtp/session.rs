@@ -611,8 +611,16 @@ impl RtpSession {
     }
 
     fn arrival_units(&self, now: Instant) -> u32 {
-        let nanos = now.saturating_duration_since(self.epoch).as_nanos();
-        (nanos * u128::from(self.config.clock_rate) / 1_000_000_000) as u32
+        // floor(t × rate) in 64-bit arithmetic (no 128-bit division per
+        // packet): whole seconds exactly, then the sub-second part, which
+        // is below 10^9 × 2^32. Wraps like the RTP timestamp.
+        let since = now.saturating_duration_since(self.epoch);
+        let rate = u64::from(self.config.clock_rate);
+        let units = since
+            .as_secs()
+            .wrapping_mul(rate)
+            .wrapping_add(u64::from(since.subsec_nanos()) * rate / 1_000_000_000);
+        units as u32
     }
 
     fn interval_input(&self) -> IntervalInput {
