@@ -22,6 +22,9 @@ fuzz_target!(|data: &[u8]| {
     let mut session = RtpSession::new(config, Rng::seeded(1), t0);
     let key = [7u8; 30];
     let mut srtp = SrtpSession::new(CryptoSuite::AesCm128HmacSha1_80, &key, &key, 128).ok();
+    // The AES-GCM suites' RTP goes through voip-media's own RFC 7714 transform.
+    let gcm_key = [7u8; 28];
+    let mut srtp_gcm = SrtpSession::new(CryptoSuite::AeadAes128Gcm, &gcm_key, &gcm_key, 128).ok();
     let mut rest = data;
     let mut rtp_in = 0u64;
     let mut rtp_ok = 0u64;
@@ -42,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = session.handle_rtcp(now, wall, datagram);
         let _ = rtcp::parse_compound(datagram);
-        if let Some(s) = srtp.as_mut() {
+        for s in [srtp.as_mut(), srtp_gcm.as_mut()].into_iter().flatten() {
             let _ = s.unprotect_rtp(datagram);
             let _ = s.unprotect_rtcp(datagram);
         }

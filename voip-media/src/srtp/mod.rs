@@ -1,4 +1,6 @@
-//! SRTP for SIP legs: SDES key exchange (RFC 4568 `a=crypto`) and protect/unprotect through `webrtc-srtp`, with replay protection (RFC 3711 §3.3.2).
+//! SRTP for SIP legs: SDES key exchange (RFC 4568 `a=crypto`) and protect/unprotect (RTP of the
+//! AES-GCM suites through our RFC 7714 transform on `aes-gcm`, the rest through `webrtc-srtp`),
+//! with replay protection (RFC 3711 §3.3.2).
 //!
 //! ```
 //! use voip_core::Rng;
@@ -19,6 +21,7 @@
 //! ```
 
 mod crypto;
+mod gcm;
 mod replay;
 mod session;
 #[cfg(test)]

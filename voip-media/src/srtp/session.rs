@@ -1,5 +1,11 @@
-//! SRTP/SRTCP protection for one SIP leg (RFC 3711, RFC 6188, RFC 7714)
-//! over `webrtc-srtp` 0.17, keyed by SDES (RFC 4568).
+//! SRTP/SRTCP protection for one SIP leg (RFC 3711, RFC 6188, RFC 7714),
+//! keyed by SDES (RFC 4568).
+//!
+//! RTP of the AES-GCM suites goes through our RFC 7714 transform on
+//! `aes-gcm` (`gcm.rs`: in place, one allocation per packet), because
+//! `webrtc-srtp` 0.17's GCM path copies each packet byte by byte; RTP of the
+//! AES-CM suites and SRTCP of every suite go through `webrtc-srtp` 0.17.
+//! Replay protection is ours for all of them (`replay.rs`).
 //!
 //! Two one-way contexts: ours protects what we send with the key of our
 //! `a=crypto` line, the peer's unprotects what it sends with the key of its
@@ -16,6 +22,7 @@ use webrtc_srtp::context::Context;
 use webrtc_srtp::protection_profile::ProtectionProfile;
 
 use super::crypto::{CryptoAttribute, CryptoSuite, KeyParams};
+use super::gcm::{GcmRtp, RocError, SenderRoc};
 use super::replay::ReplayTable;
 use crate::rtp::packet::check_rtp_header;
 use crate::rtp::rtcp::validate_compound;
@@ -24,6 +31,11 @@ use crate::rtp::rtcp::validate_compound;
 /// dropped once the table is full (after authentication, so forged SSRCs
 /// cannot fill it).
 const MAX_REPLAY_SSRCS: usize = 16;
+
+/// Most local SSRCs an AES-GCM session keeps a rollover counter for; RTP of
+/// further SSRCs is refused ([`SrtpError::TooManySsrcs`]) rather than a
+/// counter forgotten, which would repeat IVs.
+const MAX_SENT_SSRCS: usize = 16;
 
 /// Default replay window in packets (libsrtp's default; RFC 3711 §3.3.2
 /// asks for at least 64).
@@ -57,6 +69,10 @@ pub enum SrtpError {
     /// is used up: rekey.
     #[error("srtp key lifetime exhausted")]
     KeyExhausted,
+    /// An RTP packet of a new SSRC while the session already sends for
+    /// as many SSRCs as it keeps rollover counters for (AES-GCM suites).
+    #[error("too many ssrcs sent under one srtp key")]
+    TooManySsrcs,
     /// Anything else `webrtc-srtp` reported.
     #[error("srtp: {0}")]
     Crypto(String),
@@ -103,11 +119,22 @@ pub struct SrtpStats {
     pub malformed: u64,
 }
 
+/// The RTP half of an AES-GCM session: our RFC 7714 transform per
+/// direction and the sender's rollover counters.
+struct GcmRtpPair {
+    tx: GcmRtp,
+    rx: GcmRtp,
+    tx_roc: SenderRoc,
+}
+
 /// One leg's SRTP state: protect outgoing, unprotect incoming.
 pub struct SrtpSession {
     suite: CryptoSuite,
+    /// RTP of every suite but AES-GCM, and SRTCP of every suite.
     tx: Context,
     rx: Context,
+    /// RTP of the AES-GCM suites.
+    gcm: Option<GcmRtpPair>,
     tx_budget: Option<u64>,
     rx_budget: Option<u64>,
     rtp_replay: ReplayTable,
@@ -203,10 +230,27 @@ impl SrtpSession {
             Context::new(key, salt, profile(suite), None, None)
                 .map_err(|e| SrtpError::Crypto(e.to_string()))
         };
+        let gcm = match suite {
+            CryptoSuite::AeadAes128Gcm | CryptoSuite::AeadAes256Gcm => {
+                // Lengths were checked by `context` above.
+                let gcm = |key_salt: &[u8]| {
+                    let (key, salt) = key_salt.split_at(suite.key_len());
+                    GcmRtp::from_master(key, salt)
+                        .map_err(|_| SrtpError::Crypto("bad aes-gcm key or salt length".into()))
+                };
+                Some(GcmRtpPair {
+                    tx: gcm(local_key_salt)?,
+                    rx: gcm(remote_key_salt)?,
+                    tx_roc: SenderRoc::new(MAX_SENT_SSRCS),
+                })
+            }
+            _ => None,
+        };
         Ok(Self {
             suite,
             tx: context(local_key_salt)?,
             rx: context(remote_key_salt)?,
+            gcm,
             tx_budget: None,
             rx_budget: None,
             rtp_replay: ReplayTable::new(replay_window, MAX_REPLAY_SSRCS),
@@ -238,7 +282,25 @@ impl SrtpSession {
 
     /// Protects one RTP packet.
     pub fn protect_rtp(&mut self, packet: &[u8]) -> Result<Bytes, SrtpError> {
-        check_rtp_header(packet, true).map_err(|_| SrtpError::Malformed)?;
+        let header_len = check_rtp_header(packet, true).map_err(|_| SrtpError::Malformed)?;
+        if let Some(gcm) = self.gcm.as_mut() {
+            if self.tx_budget == Some(0) {
+                return Err(SrtpError::KeyExhausted);
+            }
+            let seq = u16::from_be_bytes([packet[2], packet[3]]);
+            let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+            let index = gcm.tx_roc.next_index(ssrc, seq).map_err(|e| match e {
+                RocError::Exhausted => SrtpError::KeyExhausted,
+                RocError::TooManySsrcs => SrtpError::TooManySsrcs,
+            })?;
+            Self::spend(&mut self.tx_budget);
+            let out = gcm
+                .tx
+                .protect(packet, header_len, (index >> 16) as u32)
+                .ok_or(SrtpError::Malformed)?;
+            self.stats.rtp_protected += 1;
+            return Ok(out);
+        }
         if !Self::spend(&mut self.tx_budget) {
             return Err(SrtpError::KeyExhausted);
         }
@@ -291,7 +353,14 @@ impl SrtpSession {
             }
             None => u64::from(seq),
         };
-        match self.rx.decrypt_rtp(packet) {
+        let decrypted = match self.gcm.as_ref() {
+            Some(gcm) => gcm
+                .rx
+                .unprotect(packet, header_len, (index >> 16) as u32)
+                .ok_or(UnprotectError::AuthFailed),
+            None => self.rx.decrypt_rtp(packet).map_err(|e| map_error(&e)),
+        };
+        match decrypted {
             Ok(out) => {
                 if !self.rtp_replay.accept(ssrc, index) {
                     return Err(self.count(UnprotectError::Malformed));
@@ -300,7 +369,7 @@ impl SrtpSession {
                 self.stats.rtp_unprotected += 1;
                 Ok(out)
             }
-            Err(e) => Err(self.count(map_error(&e))),
+            Err(e) => Err(self.count(e)),
         }
     }
 
@@ -583,6 +652,139 @@ mod tests {
                 Err(SrtpError::Malformed)
             );
         }
+    }
+
+    /// An RTP packet with, by `shape`: nothing more (0), two CSRCs (1), an
+    /// RFC 8285 one-byte header extension of two words (2), or CSRCs, the
+    /// extension, the marker and four octets of padding (3).
+    fn rich_rtp(seq: u16, ssrc: u32, shape: u16, payload: usize) -> Vec<u8> {
+        let csrcs = matches!(shape, 1 | 3);
+        let ext = matches!(shape, 2 | 3);
+        let pad = shape == 3;
+        let mut p = vec![
+            0x80 | if pad { 0x20 } else { 0 }
+                | if ext { 0x10 } else { 0 }
+                | if csrcs { 2 } else { 0 },
+            if pad { 0x80 | 96 } else { 96 },
+        ];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * 960).to_be_bytes());
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        if csrcs {
+            p.extend_from_slice(&[0xc5, 0xc5, 0, 1, 0xc5, 0xc5, 0, 2]);
+        }
+        if ext {
+            // id 1 with 4 octets, id 2 with 2 octets, one padding octet.
+            p.extend_from_slice(&[0xbe, 0xde, 0, 2, 0x13, 1, 2, 3, 4, 0x21, 0xaa, 0xbb]);
+        }
+        p.extend((0..payload).map(|i| (i as u16 ^ seq) as u8));
+        if pad {
+            p.extend_from_slice(&[0, 0, 0, 4]);
+        }
+        p
+    }
+
+    fn webrtc_context(suite: CryptoSuite, key_salt: &[u8]) -> Context {
+        let (key, salt) = key_salt.split_at(suite.key_len());
+        Context::new(key, salt, profile(suite), None, None).unwrap()
+    }
+
+    /// Our RFC 7714 RTP transform against a plain `webrtc-srtp` context with
+    /// the same master keys, both ways, for random keys, CSRCs, header
+    /// extensions and padding, across a sequence wrap (ROC 0 → 1).
+    #[test]
+    fn gcm_rtp_matches_webrtc_srtp_both_ways() {
+        let mut rng = Rng::seeded(0x7714);
+        for suite in [CryptoSuite::AeadAes128Gcm, CryptoSuite::AeadAes256Gcm] {
+            for round in 0..4u16 {
+                let mut ours = vec![0u8; suite.key_len() + suite.salt_len()];
+                let mut theirs = ours.clone();
+                rng.fill(&mut ours);
+                rng.fill(&mut theirs);
+                let mut session = SrtpSession::new(suite, &ours, &theirs, 128).unwrap();
+                let mut their_rx = webrtc_context(suite, &ours);
+                let mut our_twin = webrtc_context(suite, &ours);
+                let mut their_tx = webrtc_context(suite, &theirs);
+                let ssrc = rng.next_u32();
+                let start = 0xffe0 + round * 3;
+                for i in 0..64u16 {
+                    let seq = start.wrapping_add(i);
+                    let p = rich_rtp(seq, ssrc, i % 4, usize::from(i * 37 % 300));
+                    let sent = session.protect_rtp(&p).unwrap();
+                    assert_eq!(sent, our_twin.encrypt_rtp(&p).unwrap(), "{suite} {seq:#x}");
+                    assert_eq!(their_rx.decrypt_rtp(&sent).unwrap(), p, "{suite} {seq:#x}");
+                    let received = their_tx.encrypt_rtp(&p).unwrap();
+                    assert_eq!(
+                        session.unprotect_rtp(&received).unwrap(),
+                        p,
+                        "{suite} {seq:#x}"
+                    );
+                }
+                assert_eq!(session.stats().rtp_protected, 64);
+                assert_eq!(session.stats().rtp_unprotected, 64);
+            }
+        }
+    }
+
+    /// After a wrap (ROC 1), on the GCM path: a replay is dropped alone, a
+    /// flipped bit fails authentication, and the stream goes on.
+    #[test]
+    fn gcm_replay_and_forgery_after_the_wrap() {
+        for suite in [CryptoSuite::AeadAes128Gcm, CryptoSuite::AeadAes256Gcm] {
+            let (mut a, mut b) = pair(suite);
+            let sent: Vec<Bytes> = (0..8u16)
+                .map(|i| {
+                    let p = rich_rtp(0xfffc_u16.wrapping_add(i), 0x1122_3344, i % 4, 20);
+                    a.protect_rtp(&p).unwrap()
+                })
+                .collect();
+            for p in &sent[..6] {
+                b.unprotect_rtp(p).unwrap();
+            }
+            assert_eq!(b.unprotect_rtp(&sent[5]), Err(UnprotectError::Replayed));
+            assert_eq!(b.unprotect_rtp(&sent[1]), Err(UnprotectError::Replayed));
+            let mut bad = sent[6].to_vec();
+            let last = bad.len() - 1;
+            bad[last] ^= 0x01;
+            assert_eq!(b.unprotect_rtp(&bad), Err(UnprotectError::AuthFailed));
+            let mut bad = sent[6].to_vec();
+            bad[1] ^= 0x80; // the marker bit is in the associated data
+            assert_eq!(b.unprotect_rtp(&bad), Err(UnprotectError::AuthFailed));
+            assert!(b.unprotect_rtp(&sent[6]).is_ok());
+            assert!(b.unprotect_rtp(&sent[7]).is_ok());
+            let st = b.stats();
+            assert_eq!(
+                (st.replayed, st.auth_failures, st.rtp_unprotected),
+                (2, 2, 8)
+            );
+        }
+    }
+
+    #[test]
+    fn gcm_lifetime_and_sender_ssrc_limit() {
+        let mut rng = Rng::seeded(5);
+        let mut a = CryptoAttribute::generate(1, CryptoSuite::AeadAes256Gcm, &mut rng);
+        a.keys[0].lifetime = Some(super::super::Lifetime::Packets(2));
+        let mut s = SrtpSession::from_sdes(&a, &a).unwrap();
+        let srtp = s.protect_rtp(&rtp(1, &[0; 4])).unwrap();
+        assert!(s.protect_rtp(&rtp(2, &[0; 4])).is_ok());
+        assert_eq!(
+            s.protect_rtp(&rtp(3, &[0; 4])),
+            Err(SrtpError::KeyExhausted)
+        );
+        assert!(s.unprotect_rtp(&srtp).is_ok());
+
+        let (mut a, mut b) = pair(CryptoSuite::AeadAes128Gcm);
+        for ssrc in 0..MAX_SENT_SSRCS as u32 {
+            let p = rich_rtp(1, ssrc, 0, 10);
+            assert!(b.unprotect_rtp(&a.protect_rtp(&p).unwrap()).is_ok());
+        }
+        assert_eq!(
+            a.protect_rtp(&rich_rtp(1, 999, 0, 10)),
+            Err(SrtpError::TooManySsrcs)
+        );
+        // The SSRCs it has go on.
+        assert!(a.protect_rtp(&rich_rtp(2, 3, 0, 10)).is_ok());
     }
 
     proptest! {
