@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# SRTP protect/unprotect per packet: voip-media (webrtc-srtp + our replay
-# window) against libsrtp2 (Debian libsrtp2-dev, through the bench-only C
-# harness in bench/srtp/), same suites, keys, packets and counts, on this
+# SRTP protect/unprotect per packet: voip-media (AES-GCM: our RFC 7714
+# transform on aes-gcm; AES-CM: webrtc-srtp; our replay window) against
+# libsrtp2 (Debian libsrtp2-dev, through the bench-only C harness in
+# bench/srtp/), same suites, keys, packets and counts, on this
 # machine, one after the other. Prints both and the ratio voip-media/libsrtp2
 # (lower is better; the target is at most 1.0).
 #

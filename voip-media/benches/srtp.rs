@@ -1,6 +1,7 @@
 //! SRTP protect and unprotect per packet with voip-media's `SrtpSession`
-//! (webrtc-srtp underneath, plus our replay window), for two suites and two
-//! packet sizes. Prints one line per case:
+//! (our RFC 7714 transform on `aes-gcm` for AES-GCM, webrtc-srtp for AES-CM,
+//! plus our replay window), for two suites and two packet sizes. Prints one
+//! line per case:
 //!
 //! `srtp <impl> <suite> <payload bytes> <protect|unprotect> <ns per packet>`
 //!

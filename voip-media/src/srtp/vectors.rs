@@ -1,7 +1,10 @@
-//! Known-answer tests for what we ship (`webrtc-srtp` behind [`SrtpSession`]).
+//! Known-answer tests for what we ship behind [`SrtpSession`]: `webrtc-srtp`
+//! for AES-CM and SRTCP, our RFC 7714 transform (`gcm.rs`) for the RTP of
+//! the AES-GCM suites.
 //!
 //! `webrtc-srtp` keeps its key derivation and ciphers private, so the RFC
-//! vectors are checked in two steps:
+//! vectors are checked in two steps (`gcm.rs` also checks RFC 7714 §16's
+//! RTP vectors on its transform directly):
 //!
 //! 1. A reference transform written here from the RFC text, on the RustCrypto
 //!    block cipher and MAC primitives (`aes`, `hmac`/`sha1`, `aes-gcm`),
