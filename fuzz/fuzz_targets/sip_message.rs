@@ -29,7 +29,17 @@ fn touch<H: TypedHeader>(headers: &Headers) {
             );
         }
     }
-    let _ = headers.typed::<H>();
+    // parsed in place in the message buffer as parsed alone
+    let in_place = headers.typed::<H>();
+    if !H::LIST {
+        let alone = headers.get_bytes(&H::NAME).map(|v| H::parse(&v));
+        assert_eq!(
+            in_place.as_ref().map(Result::is_ok),
+            alone.as_ref().map(Result::is_ok),
+            "{} parses differently in place",
+            H::NAME
+        );
+    }
 }
 
 fn touch_all(headers: &Headers) {

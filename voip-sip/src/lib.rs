@@ -77,8 +77,8 @@ mod tests;
 
 pub use dispatcher::{Dispatcher, DispatcherConfig, DispatcherEvent};
 pub use message::{
-    Header, HeaderName, Headers, Known, Message, Method, ParseConfig, ParseError, Request,
-    Response, StatusCode, TypedValues, parse_message,
+    Header, HeaderIter, HeaderName, HeaderRef, Headers, Known, Message, Method, ParseConfig,
+    ParseError, Request, Response, StatusCode, TypedValues, parse_message,
 };
 pub use resolve::{DnsAnswer, DnsQuery, ResolveEvent, Resolver, ResolverConfig};
 pub use uri::{Host, SipUri, Uri};

@@ -30,7 +30,7 @@ impl Response {
                 to.set_tag(Bytes::copy_from_slice(tag.as_bytes()));
                 self.headers.set_typed(&to);
             }
-        } else if let Some(raw) = self.headers.get(&Known::To.into()).cloned() {
+        } else if let Some(raw) = self.headers.get_bytes(&Known::To.into()) {
             // An unparseable To is echoed with the tag appended.
             let mut v = BytesMut::from(&raw[..]);
             v.extend_from_slice(b";tag=");
@@ -47,7 +47,7 @@ fn copy_dialog_headers(from: &Headers, to: &mut Headers) {
             h.name.known(),
             Some(Known::Via | Known::From | Known::To | Known::CallId | Known::CSeq)
         ) {
-            to.push(h.name.clone(), h.value.clone());
+            to.push(h.name.clone(), h.value_bytes());
         }
     }
 }

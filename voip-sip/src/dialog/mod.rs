@@ -434,7 +434,7 @@ mod tests {
         let bye = d.new_request(Method::Bye, 1);
         assert_eq!(bye.uri.to_string(), "sip:alice@192.0.2.1");
         let route = Known::Route.into();
-        let routes: Vec<_> = bye.headers.get_all(&route).collect();
+        let routes: Vec<_> = bye.headers.get_all_bytes(&route).collect();
         assert_eq!(routes, ["<sip:p2.example;lr>", "<sip:p1.example;lr>"]);
         assert_eq!(bye.from().unwrap().unwrap().tag(), Some(&b"b1"[..]));
         assert_eq!(bye.to().unwrap().unwrap().tag(), Some(&b"a1"[..]));
@@ -455,7 +455,7 @@ mod tests {
         assert_eq!(d.local_seq(), Some(10));
         let ack = d.request_with_seq(Method::Ack, 10);
         assert_eq!(
-            &ack.headers.get(&Known::CSeq.into()).unwrap()[..],
+            ack.headers.get(&Known::CSeq.into()).unwrap(),
             b"10 ACK"
         );
         let mut d = d;
@@ -478,7 +478,7 @@ mod tests {
         let r = d.request_with_seq(Method::Bye, 11);
         assert_eq!(r.uri.to_string(), "sip:strict.example");
         let route = Known::Route.into();
-        let routes: Vec<_> = r.headers.get_all(&route).collect();
+        let routes: Vec<_> = r.headers.get_all_bytes(&route).collect();
         assert_eq!(routes, ["<sip:bob@192.0.2.2:5062>"]);
     }
 

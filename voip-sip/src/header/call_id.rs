@@ -13,14 +13,18 @@ impl TypedHeader for CallId {
     const NAME: HeaderName = HeaderName::Known(Known::CallId);
 
     fn parse(raw: &Bytes) -> Result<Self, HeaderError> {
-        let b = raw.trim_ascii();
+        Self::parse_in(raw, 0, raw.len())
+    }
+
+    fn parse_in(buf: &Bytes, start: usize, end: usize) -> Result<Self, HeaderError> {
+        let b = buf[start..end].trim_ascii();
         if b.is_empty() || b.iter().any(|c| *c <= b' ' || *c == 0x7f) {
             return Err(HeaderError::Invalid("Call-ID"));
         }
-        Ok(Self(if b.len() == raw.len() {
-            raw.clone()
+        Ok(Self(if b.len() == buf.len() {
+            buf.clone()
         } else {
-            raw.slice_ref(b)
+            buf.slice_ref(b)
         }))
     }
 

@@ -34,8 +34,12 @@ impl TypedHeader for CSeq {
     const NAME: HeaderName = HeaderName::Known(Known::CSeq);
 
     fn parse(raw: &Bytes) -> Result<Self, HeaderError> {
-        let b = &raw[..];
-        let mut pos = 0;
+        Self::parse_in(raw, 0, raw.len())
+    }
+
+    fn parse_in(raw: &Bytes, start: usize, end: usize) -> Result<Self, HeaderError> {
+        let b = &raw[..end];
+        let mut pos = start;
         while pos < b.len() && is_ws(b[pos]) {
             pos += 1;
         }

@@ -61,7 +61,7 @@ pub use numeric::{ContentLength, Expires, MaxForwards, MinExpires, MinSe, RSeq, 
 pub use rack::RAck;
 pub use replaces::Replaces;
 pub(crate) use scan::is_token_char;
-pub(crate) use scan::{ListItems, split_list};
+pub(crate) use scan::{ListRanges, list_ranges, split_list};
 pub use tokens::{Allow, OptionTag, ProxyRequire, Require, Supported, Unsupported};
 pub use via::Via;
 
@@ -90,6 +90,14 @@ pub trait TypedHeader: Sized {
 
     /// Parses one value.
     fn parse(value: &Bytes) -> Result<Self, HeaderError>;
+
+    /// Parses the value `buf[start..end]`, where `buf` is the whole
+    /// message: parsers that keep parts of the value slice them from
+    /// `buf` directly. The default slices the value and calls
+    /// [`parse`](Self::parse).
+    fn parse_in(buf: &Bytes, start: usize, end: usize) -> Result<Self, HeaderError> {
+        Self::parse(&buf.slice(start..end))
+    }
 
     /// Prints the value.
     fn write_to(&self, out: &mut BytesMut);

@@ -34,8 +34,18 @@ impl NameAddr {
 
     /// Parses `[display-name] <uri> *(;param)` or `addr-spec *(;param)`.
     pub fn parse(raw: &Bytes, what: &'static str) -> Result<Self, HeaderError> {
-        let b = &raw[..];
-        let (mut pos, end) = trim(b, 0, b.len());
+        Self::parse_in(raw, 0, raw.len(), what)
+    }
+
+    /// [`parse`](Self::parse) of `raw[start..end]`, parts sliced from `raw`.
+    pub(crate) fn parse_in(
+        raw: &Bytes,
+        start: usize,
+        end: usize,
+        what: &'static str,
+    ) -> Result<Self, HeaderError> {
+        let b = &raw[..end];
+        let (mut pos, end) = trim(b, start, end);
         if pos == end {
             return Err(HeaderError::Invalid(what));
         }
@@ -136,6 +146,10 @@ macro_rules! name_addr_header {
                 NameAddr::parse(value, Known::$known.as_str()).map(Self)
             }
 
+            fn parse_in(buf: &Bytes, start: usize, end: usize) -> Result<Self, HeaderError> {
+                NameAddr::parse_in(buf, start, end, Known::$known.as_str()).map(Self)
+            }
+
             fn write_to(&self, out: &mut BytesMut) {
                 self.0.write_to(out)
             }
@@ -233,10 +247,14 @@ impl TypedHeader for Contact {
     const LIST: bool = true;
 
     fn parse(value: &Bytes) -> Result<Self, HeaderError> {
-        if value.trim_ascii() == b"*" {
+        Self::parse_in(value, 0, value.len())
+    }
+
+    fn parse_in(buf: &Bytes, start: usize, end: usize) -> Result<Self, HeaderError> {
+        if buf[start..end].trim_ascii() == b"*" {
             return Ok(Self::Wildcard);
         }
-        NameAddr::parse(value, "Contact").map(Self::Address)
+        NameAddr::parse_in(buf, start, end, "Contact").map(Self::Address)
     }
 
     fn write_to(&self, out: &mut BytesMut) {

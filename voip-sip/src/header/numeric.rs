@@ -19,7 +19,11 @@ macro_rules! numeric_header {
             const NAME: HeaderName = HeaderName::Known(Known::$known);
 
             fn parse(raw: &Bytes) -> Result<Self, HeaderError> {
-                parse_decimal(raw.trim_ascii(), $max)
+                Self::parse_in(raw, 0, raw.len())
+            }
+
+            fn parse_in(buf: &Bytes, start: usize, end: usize) -> Result<Self, HeaderError> {
+                parse_decimal(buf[start..end].trim_ascii(), $max)
                     .and_then(|v| <$inner>::try_from(v).ok())
                     .map(Self)
                     .ok_or(HeaderError::Number(Known::$known.as_str()))

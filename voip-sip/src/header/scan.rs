@@ -42,8 +42,7 @@ pub(crate) fn skip_quoted(b: &[u8], start: usize) -> Option<usize> {
 pub(crate) fn split_list(value: &Bytes) -> ListItems<'_> {
     ListItems {
         value,
-        pos: 0,
-        done: value.iter().all(|c| is_ws(*c)),
+        ranges: list_ranges(value, 0, value.len()),
     }
 }
 
@@ -51,18 +50,44 @@ pub(crate) fn split_list(value: &Bytes) -> ListItems<'_> {
 #[derive(Debug)]
 pub(crate) struct ListItems<'a> {
     value: &'a Bytes,
-    pos: usize,
-    done: bool,
+    ranges: ListRanges<'a>,
 }
 
 impl Iterator for ListItems<'_> {
     type Item = Bytes;
 
     fn next(&mut self) -> Option<Bytes> {
+        self.ranges.next().map(|(s, e)| self.value.slice(s..e))
+    }
+}
+
+/// [`split_list`] over `buf[start..end]`, yielding each item's range in
+/// `buf`.
+pub(crate) fn list_ranges(buf: &[u8], start: usize, end: usize) -> ListRanges<'_> {
+    let b = &buf[..end];
+    ListRanges {
+        b,
+        pos: start,
+        done: b[start..].iter().all(|c| is_ws(*c)),
+    }
+}
+
+/// The item ranges of a comma-separated header value.
+#[derive(Debug)]
+pub(crate) struct ListRanges<'a> {
+    b: &'a [u8],
+    pos: usize,
+    done: bool,
+}
+
+impl Iterator for ListRanges<'_> {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
         if self.done {
             return None;
         }
-        let b = &self.value[..];
+        let b = self.b;
         let start = self.pos;
         let mut i = start;
         let mut angle = false;
@@ -89,8 +114,7 @@ impl Iterator for ListItems<'_> {
             self.done = true;
         }
         self.pos = i + 1;
-        let (s, e) = trim(b, start, i.min(b.len()));
-        Some(self.value.slice(s..e))
+        Some(trim(b, start, i.min(b.len())))
     }
 }
 

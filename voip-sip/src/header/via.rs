@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use bytes::{BufMut, Bytes, BytesMut};
 use voip_core::TransportProtocol;
 
-use super::scan::{is_token_char, is_ws, parse_params};
+use super::scan::{is_token_char, is_ws, parse_params_until};
 use super::{HeaderError, TypedHeader};
 use crate::message::{HeaderName, Known};
 use crate::uri::{Host, Params, parse_ipv6, parse_plain_host};
@@ -148,10 +148,14 @@ impl TypedHeader for Via {
     const LIST: bool = true;
 
     fn parse(raw: &Bytes) -> Result<Self, HeaderError> {
+        Self::parse_in(raw, 0, raw.len())
+    }
+
+    fn parse_in(raw: &Bytes, start: usize, end: usize) -> Result<Self, HeaderError> {
         const WHAT: &str = "Via";
         let bad = HeaderError::Invalid(WHAT);
-        let b = &raw[..];
-        let mut pos = skip_ws(b, 0);
+        let b = &raw[..end];
+        let mut pos = skip_ws(b, start);
         let (protocol, version);
         if b[pos..].starts_with(b"SIP/2.0/") {
             // the usual form, as the general path below would parse it
@@ -204,7 +208,7 @@ impl TypedHeader for Via {
             }
             port = Some(crate::uri::sip_port(&b[s..pos]).map_err(|_| HeaderError::Number(WHAT))?);
         }
-        let params = parse_params(raw, pos, WHAT)?;
+        let params = parse_params_until(raw, pos, end, WHAT)?;
         Ok(Self {
             protocol,
             version,

@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use std::marker::PhantomData;
 
-use crate::header::{HeaderError, ListItems, TypedHeader, split_list};
+use crate::header::{HeaderError, ListRanges, TypedHeader, list_ranges};
 
 macro_rules! known_headers {
     ($($variant:ident => $canonical:literal, $canonical_bytes:literal, $lower:literal $(, $compact:literal)?;)*) => {
@@ -225,7 +225,7 @@ impl fmt::Display for HeaderName {
     }
 }
 
-/// One header line: a name and its raw value.
+/// One header line, owned: a name and its raw value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     /// The name.
@@ -234,10 +234,66 @@ pub struct Header {
     pub value: Bytes,
 }
 
+/// One header line of [`Headers`], borrowed (what iteration yields).
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderRef<'a> {
+    /// The name.
+    pub name: &'a HeaderName,
+    /// The raw value, trimmed, folding replaced by a space.
+    pub value: &'a [u8],
+    /// The buffer `value` lies in.
+    source: &'a Bytes,
+}
+
+impl HeaderRef<'_> {
+    /// The value as `Bytes`, sharing the message's buffer (no copy).
+    pub fn value_bytes(&self) -> Bytes {
+        if self.value.is_empty() {
+            Bytes::new()
+        } else {
+            self.source.slice_ref(self.value)
+        }
+    }
+
+    /// An owned copy of the line (the value shares the message's buffer).
+    pub fn to_header(&self) -> Header {
+        Header {
+            name: self.name.clone(),
+            value: self.value_bytes(),
+        }
+    }
+}
+
+/// Where a stored value lies: a range of the parsed message (no reference
+/// count touched per header) or its own buffer (added or folded values).
+#[derive(Clone)]
+enum Value {
+    Span(u32, u32),
+    Owned(Bytes),
+}
+
+#[derive(Clone)]
+struct Entry {
+    name: HeaderName,
+    value: Value,
+}
+
 /// The headers of a message, in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Parsed values stay ranges of the received buffer until asked for:
+/// [`get`](Self::get) and iteration borrow them, [`get_bytes`](Self::get_bytes)
+/// and typed access slice the buffer.
+#[derive(Clone)]
 pub struct Headers {
-    entries: Vec<Header>,
+    /// The buffer `Value::Span`s index (empty for built messages).
+    buf: Bytes,
+    entries: Vec<Entry>,
+}
+
+impl Default for Headers {
+    fn default() -> Self {
+        Self::over(Bytes::new(), 0)
+    }
 }
 
 impl Headers {
@@ -248,7 +304,13 @@ impl Headers {
 
     /// No headers, with room for `n`.
     pub fn with_capacity(n: usize) -> Self {
+        Self::over(Bytes::new(), n)
+    }
+
+    /// No headers yet, values to come as ranges of `buf`.
+    pub(crate) fn over(buf: Bytes, n: usize) -> Self {
         Self {
+            buf,
             entries: Vec::with_capacity(n),
         }
     }
@@ -263,33 +325,74 @@ impl Headers {
         self.entries.is_empty()
     }
 
-    /// All header lines in order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Header> {
-        self.entries.iter()
+    /// The buffer a value lies in and its range there.
+    #[inline]
+    fn locate<'a>(&'a self, value: &'a Value) -> (&'a Bytes, usize, usize) {
+        match value {
+            Value::Span(s, e) => (&self.buf, *s as usize, *e as usize),
+            Value::Owned(b) => (b, 0, b.len()),
+        }
     }
 
-    /// The first raw value of `name`.
-    pub fn get(&self, name: &HeaderName) -> Option<&Bytes> {
+    #[inline]
+    fn raw<'a>(&'a self, value: &'a Value) -> &'a [u8] {
+        let (buf, s, e) = self.locate(value);
+        &buf[s..e]
+    }
+
+    fn view<'a>(&'a self, e: &'a Entry) -> HeaderRef<'a> {
+        let (source, s, end) = self.locate(&e.value);
+        HeaderRef {
+            name: &e.name,
+            value: &source[s..end],
+            source,
+        }
+    }
+
+    /// All header lines in order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            headers: self,
+            entries: self.entries.iter(),
+        }
+    }
+
+    #[inline]
+    fn first_entry(&self, name: &HeaderName) -> Option<&Entry> {
         if let HeaderName::Known(k) = name {
             // the common case: compare the enum tags only
             return self
                 .entries
                 .iter()
-                .find(|h| matches!(h.name, HeaderName::Known(x) if x == *k))
-                .map(|h| &h.value);
+                .find(|h| matches!(h.name, HeaderName::Known(x) if x == *k));
         }
-        self.entries
-            .iter()
-            .find(|h| &h.name == name)
-            .map(|h| &h.value)
+        self.entries.iter().find(|h| &h.name == name)
+    }
+
+    /// The first raw value of `name`.
+    pub fn get(&self, name: &HeaderName) -> Option<&[u8]> {
+        self.first_entry(name).map(|e| self.raw(&e.value))
+    }
+
+    /// The first raw value of `name` as `Bytes` (sharing the message's
+    /// buffer).
+    pub fn get_bytes(&self, name: &HeaderName) -> Option<Bytes> {
+        self.first_entry(name).map(|e| self.view(e).value_bytes())
     }
 
     /// Every raw value of `name`, one per header line.
-    pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a Bytes> + 'a {
+    pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.entries
             .iter()
             .filter(move |h| &h.name == name)
-            .map(|h| &h.value)
+            .map(|h| self.raw(&h.value))
+    }
+
+    /// Every raw value of `name` as `Bytes` (sharing the message's buffer).
+    pub fn get_all_bytes<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = Bytes> + 'a {
+        self.iter()
+            .filter(move |h| h.name == name)
+            .map(|h| h.value_bytes())
     }
 
     /// How many header lines carry `name`.
@@ -305,17 +408,21 @@ impl Headers {
     /// The first value of a typed header (the first element of a list
     /// header), or `None` when absent.
     pub fn typed<H: TypedHeader>(&self) -> Option<Result<H, HeaderError>> {
-        let raw = self.get(&H::NAME)?;
-        if H::LIST && has_top_level_comma(raw) {
-            split_list(raw).next().map(|item| H::parse(&item))
+        let e = self.first_entry(&H::NAME)?;
+        let (buf, s, end) = self.locate(&e.value);
+        if H::LIST && has_top_level_comma(&buf[s..end]) {
+            list_ranges(buf, s, end)
+                .next()
+                .map(|(s, e)| H::parse_in(buf, s, e))
         } else {
-            Some(H::parse(raw))
+            Some(H::parse_in(buf, s, end))
         }
     }
 
     /// Every value of a typed header, list headers split at their commas.
     pub fn typed_all<H: TypedHeader>(&self) -> TypedValues<'_, H> {
         TypedValues {
+            headers: self,
             lines: self.entries.iter(),
             items: None,
             _header: PhantomData,
@@ -324,10 +431,20 @@ impl Headers {
 
     /// Appends a raw header line.
     pub fn push(&mut self, name: impl Into<HeaderName>, value: impl Into<Bytes>) {
-        self.entries.push(Header {
+        self.entries.push(Entry {
             name: name.into(),
-            value: value.into(),
+            value: Value::Owned(value.into()),
         });
+    }
+
+    /// Appends a line whose value is `buf[start..end]` of the buffer given
+    /// to [`over`](Self::over).
+    pub(crate) fn push_span(&mut self, name: HeaderName, start: usize, end: usize) {
+        let value = match (u32::try_from(start), u32::try_from(end)) {
+            (Ok(s), Ok(e)) => Value::Span(s, e),
+            _ => Value::Owned(self.buf.slice(start..end)),
+        };
+        self.entries.push(Entry { name, value });
     }
 
     /// Appends a typed header.
@@ -337,22 +454,16 @@ impl Headers {
 
     /// Inserts a typed header before every other line (a new top Via).
     pub fn prepend_typed<H: TypedHeader>(&mut self, header: &H) {
-        self.entries.insert(
-            0,
-            Header {
-                name: H::NAME,
-                value: header.to_bytes(),
-            },
-        );
+        self.prepend_raw(H::NAME, header.to_bytes());
     }
 
     /// Inserts a raw header line before every other line.
     pub fn prepend_raw(&mut self, name: impl Into<HeaderName>, value: impl Into<Bytes>) {
         self.entries.insert(
             0,
-            Header {
+            Entry {
                 name: name.into(),
-                value: value.into(),
+                value: Value::Owned(value.into()),
             },
         );
     }
@@ -365,7 +476,7 @@ impl Headers {
 
     /// Replaces every line of `name` with one line holding `value`.
     pub fn set(&mut self, name: HeaderName, value: impl Into<Bytes>) {
-        let value = value.into();
+        let value = Value::Owned(value.into());
         match self.entries.iter().position(|h| h.name == name) {
             Some(pos) => {
                 self.entries[pos].value = value;
@@ -376,7 +487,19 @@ impl Headers {
                     keep
                 });
             }
-            None => self.entries.push(Header { name, value }),
+            None => self.entries.push(Entry { name, value }),
+        }
+    }
+
+    /// Replaces the value of the first line of `name`, keeping its place
+    /// and the other lines; `false` when there is none.
+    pub fn set_first(&mut self, name: &HeaderName, value: impl Into<Bytes>) -> bool {
+        match self.entries.iter_mut().find(|h| &h.name == name) {
+            Some(e) => {
+                e.value = Value::Owned(value.into());
+                true
+            }
+            None => false,
         }
     }
 
@@ -390,18 +513,67 @@ impl Headers {
     /// Removes and returns the first line of `name`.
     pub fn remove_first(&mut self, name: &HeaderName) -> Option<Header> {
         let pos = self.entries.iter().position(|h| &h.name == name)?;
-        Some(self.entries.remove(pos))
-    }
-
-    /// Mutable access to the first line of `name`.
-    pub fn first_mut(&mut self, name: &HeaderName) -> Option<&mut Header> {
-        self.entries.iter_mut().find(|h| &h.name == name)
-    }
-
-    pub(crate) fn push_header(&mut self, header: Header) {
-        self.entries.push(header);
+        let header = self.view(&self.entries[pos]).to_header();
+        self.entries.remove(pos);
+        Some(header)
     }
 }
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|(a, b)| a.name == b.name && a.value == b.value)
+    }
+}
+
+impl Eq for Headers {}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(
+                self.iter()
+                    .map(|h| (h.name, String::from_utf8_lossy(h.value).into_owned())),
+            )
+            .finish()
+    }
+}
+
+/// The lines of [`Headers`], in order.
+#[derive(Debug, Clone)]
+pub struct Iter<'a> {
+    headers: &'a Headers,
+    entries: std::slice::Iter<'a, Entry>,
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.name)
+    }
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = HeaderRef<'a>;
+
+    fn next(&mut self) -> Option<HeaderRef<'a>> {
+        self.entries.next().map(|e| self.headers.view(e))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.entries.next_back().map(|e| self.headers.view(e))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
 
 /// Whether a list value may hold several items (a comma outside quotes and
 /// angle brackets); values without one are parsed whole, without a copy.
@@ -428,8 +600,9 @@ fn has_top_level_comma(value: &[u8]) -> bool {
 /// [`Headers::typed_all`].
 #[derive(Debug)]
 pub struct TypedValues<'a, H> {
-    lines: std::slice::Iter<'a, Header>,
-    items: Option<ListItems<'a>>,
+    headers: &'a Headers,
+    lines: std::slice::Iter<'a, Entry>,
+    items: Option<(&'a Bytes, ListRanges<'a>)>,
     _header: PhantomData<fn() -> H>,
 }
 
@@ -438,28 +611,29 @@ impl<H: TypedHeader> Iterator for TypedValues<'_, H> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(items) = &mut self.items {
-                if let Some(item) = items.next() {
-                    return Some(H::parse(&item));
+            if let Some((buf, items)) = &mut self.items {
+                if let Some((s, e)) = items.next() {
+                    return Some(H::parse_in(buf, s, e));
                 }
                 self.items = None;
             }
             let line = self.lines.by_ref().find(|h| h.name == H::NAME)?;
+            let (buf, s, e) = self.headers.locate(&line.value);
             if H::LIST {
-                self.items = Some(split_list(&line.value));
+                self.items = Some((buf, list_ranges(buf, s, e)));
             } else {
-                return Some(H::parse(&line.value));
+                return Some(H::parse_in(buf, s, e));
             }
         }
     }
 }
 
 impl<'a> IntoIterator for &'a Headers {
-    type Item = &'a Header;
-    type IntoIter = std::slice::Iter<'a, Header>;
+    type Item = HeaderRef<'a>;
+    type IntoIter = Iter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter()
+        self.iter()
     }
 }
 
@@ -492,6 +666,64 @@ mod tests {
         assert_ne!(HeaderName::custom("X-A"), HeaderName::Known(Known::Accept));
     }
 
+    /// The first value of `k` by scanning the lines.
+    fn scan(h: &Headers, k: Known) -> Option<Vec<u8>> {
+        h.iter()
+            .find(|l| *l.name == HeaderName::Known(k))
+            .map(|l| l.value.to_vec())
+    }
+
+    #[test]
+    fn get_answers_as_a_scan_through_every_change() {
+        let names = [Known::Via, Known::Route, Known::Contact, Known::CSeq];
+        let mut h = Headers::new();
+        let mut state = 0x2545_f491_u64;
+        for step in 0..3000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let r = (state >> 33) as usize;
+            let k = names[r % names.len()];
+            let value = format!("v{step}");
+            match (r / 7) % 7 {
+                0 | 1 => h.push(k, value),
+                2 => h.prepend_raw(k, value),
+                3 => h.set(k.into(), value),
+                4 => {
+                    h.remove_first(&k.into());
+                }
+                5 => {
+                    h.set_first(&k.into(), value);
+                }
+                _ if h.len() > 40 => {
+                    h.remove(&k.into());
+                }
+                _ => h.push(HeaderName::custom("X-Other"), value),
+            }
+            for k in names {
+                assert_eq!(
+                    h.get(&k.into()).map(<[u8]>::to_vec),
+                    scan(&h, k),
+                    "step {step}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_known_header_after_many_others_is_found() {
+        let mut h = Headers::new();
+        for i in 0..300 {
+            h.push(HeaderName::custom("X-Filler"), format!("{i}"));
+        }
+        h.push(Known::Via, "SIP/2.0/UDP a");
+        assert_eq!(h.get(&Known::Via.into()), Some(&b"SIP/2.0/UDP a"[..]));
+        h.prepend_raw(Known::CSeq, "1 INVITE");
+        assert_eq!(h.get(&Known::Via.into()), Some(&b"SIP/2.0/UDP a"[..]));
+        assert_eq!(h.get(&Known::CSeq.into()), Some(&b"1 INVITE"[..]));
+        assert_eq!(h.get(&Known::Route.into()), None);
+    }
+
     #[test]
     fn set_replaces_all_lines() {
         let mut h = Headers::new();
@@ -501,7 +733,7 @@ mod tests {
         h.set(Known::Contact.into(), "c");
         assert_eq!(h.count(&Known::Contact.into()), 1);
         assert_eq!(
-            h.get(&Known::Contact.into()).map(|b| &b[..]),
+            h.get(&Known::Contact.into()),
             Some(&b"c"[..])
         );
         assert_eq!(

@@ -10,7 +10,7 @@ use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-pub use headers::{Header, HeaderName, Headers, Known, TypedValues};
+pub use headers::{Header, HeaderName, HeaderRef, Headers, Iter as HeaderIter, Known, TypedValues};
 pub use method::Method;
 pub use parser::{ParseConfig, ParseError, parse_message};
 pub(crate) use parser::{scan_lines, unfold};
@@ -110,7 +110,7 @@ fn write_headers_and_body(headers: &Headers, body: &Bytes, out: &mut BytesMut) {
     for h in headers {
         out.extend_from_slice(h.name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(&h.value);
+        out.extend_from_slice(h.value);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");

@@ -5,7 +5,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::headers::{Header, HeaderName, Headers, Known};
+use super::headers::{HeaderName, Headers, Known};
 use super::{Message, Method, Request, Response, StatusCode};
 use crate::charset;
 use crate::header::is_token_char;
@@ -291,8 +291,12 @@ fn scan_headers(
                 limit: config.max_headers,
             });
         }
-        let value = if folded {
-            unfold(&b[vs..ve])
+        let name = match known {
+            Some(k) => HeaderName::Known(k),
+            None => HeaderName::Other(buf.slice(ns..ne)),
+        };
+        let (s, e) = if folded {
+            (0, 0)
         } else {
             let (mut s, mut e) = (vs, ve);
             while s < e && b[s].is_ascii_whitespace() {
@@ -301,18 +305,11 @@ fn scan_headers(
             while e > s && b[e - 1].is_ascii_whitespace() {
                 e -= 1;
             }
-            if s == e {
-                Bytes::new()
-            } else {
-                buf.slice(s..e)
-            }
+            (s, e)
         };
-        let name = match known {
-            Some(k) => HeaderName::Known(k),
-            None => HeaderName::Other(buf.slice(ns..ne)),
-        };
+        let folded_value = folded.then(|| unfold(&b[vs..ve]));
         if let HeaderName::Known(Known::ContentLength) = name {
-            let t = &value[..];
+            let t = folded_value.as_deref().unwrap_or(&b[s..e]);
             if t.is_empty() || t.len() > 10 || !t.iter().all(u8::is_ascii_digit) {
                 return Err(ParseError::ContentLength);
             }
@@ -324,7 +321,10 @@ fn scan_headers(
             }
             *content_length = Some(n);
         }
-        headers.push_header(Header { name, value });
+        match folded_value {
+            Some(v) => headers.push(name, v),
+            None => headers.push_span(name, s, e),
+        }
         pos = next;
     }
 }
@@ -353,7 +353,7 @@ pub fn parse_message(buf: Bytes, config: &ParseConfig) -> Result<Message, ParseE
     let first = &b[pos..first_end];
     let is_response = first.len() >= 4 && first[..4].eq_ignore_ascii_case(b"SIP/");
 
-    let mut headers = Headers::with_capacity(16);
+    let mut headers = Headers::over(buf.clone(), 16);
     let mut content_length: Option<usize> = None;
     let body_start = scan_headers(&buf, next, config, &mut headers, &mut content_length)?;
 
@@ -469,7 +469,7 @@ mod tests {
         assert_eq!(r.method, Method::Invite);
         assert_eq!(&r.body[..], b"body");
         assert_eq!(
-            r.headers.get(&Known::Subject.into()).map(|v| &v[..]),
+            r.headers.get(&Known::Subject.into()),
             Some(&b"a b"[..])
         );
     }

@@ -914,13 +914,13 @@ pub fn uri_target(uri: &SipUri) -> Option<Target> {
 /// The CANCEL for a forwarded INVITE (RFC 3261 §9.1).
 pub fn cancel_for(invite: &Request) -> Request {
     let mut c = Request::new(Method::Cancel, invite.uri.clone());
-    if let Some(v) = invite.headers.get(&Known::Via.into()) {
-        let top = crate::header::split_list(v).next().unwrap_or_default();
+    if let Some(v) = invite.headers.get_bytes(&Known::Via.into()) {
+        let top = crate::header::split_list(&v).next().unwrap_or_default();
         c.headers.push(Known::Via, top);
     }
     for name in [Known::Route, Known::From, Known::To, Known::CallId] {
-        for v in invite.headers.get_all(&name.into()) {
-            c.headers.push(name, v.clone());
+        for v in invite.headers.get_all_bytes(&name.into()) {
+            c.headers.push(name, v);
         }
     }
     let seq = invite
@@ -947,8 +947,7 @@ fn final_event(server: TransactionId, ctx: &Context, response: &Response) -> Pro
         call_id: ctx
             .original
             .headers
-            .get(&Known::CallId.into())
-            .cloned()
+            .get_bytes(&Known::CallId.into())
             .unwrap_or_default(),
         status: response.status,
     }
@@ -965,10 +964,10 @@ fn pop_first_route(request: &mut Request) {
 /// Removes the first element of the first `name` line (the whole line when
 /// it holds one element).
 fn pop_first_item(headers: &mut crate::message::Headers, name: Known) {
-    let Some(line) = headers.first_mut(&name.into()) else {
+    let Some(line) = headers.get_bytes(&name.into()) else {
         return;
     };
-    let mut items = crate::header::split_list(&line.value);
+    let mut items = crate::header::split_list(&line);
     let _ = items.next();
     let rest: Vec<Bytes> = items.collect();
     if rest.is_empty() {
@@ -981,6 +980,6 @@ fn pop_first_item(headers: &mut crate::message::Headers, name: Known) {
             }
             v.extend_from_slice(r);
         }
-        line.value = Bytes::from(v);
+        headers.set_first(&name.into(), v);
     }
 }

@@ -550,7 +550,7 @@ impl Registrar {
                 .collect(),
             supports_path: supported(b"path"),
             outbound,
-            user_agent: request.headers.get(&Known::UserAgent.into()).cloned(),
+            user_agent: request.headers.get_bytes(&Known::UserAgent.into()),
         })
     }
 
@@ -740,7 +740,6 @@ fn to_tag(request: &Request) -> String {
     let call_id = request
         .headers
         .get(&Known::CallId.into())
-        .map(|v| &v[..])
         .unwrap_or_default();
     let hash = call_id.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, c| {
         (h ^ u64::from(*c)).wrapping_mul(0x0100_0000_01b3)

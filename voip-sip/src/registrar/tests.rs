@@ -379,7 +379,7 @@ fn path_is_stored_and_echoed() {
         ],
     );
     let resp = r.handle_register(now, &req, flow(1));
-    let paths: Vec<_> = resp.headers.get_all(&Known::Path.into()).cloned().collect();
+    let paths: Vec<_> = resp.headers.get_all_bytes(&Known::Path.into()).collect();
     assert_eq!(
         paths,
         [
@@ -620,9 +620,7 @@ proptest! {
                     req.headers.push(crate::HeaderName::from_bytes(Bytes::copy_from_slice(n.as_bytes())), Bytes::copy_from_slice(v.as_bytes()));
                 }
             }
-            if let Some(h) = req.headers.first_mut(&Known::CSeq.into()) {
-                h.value = Bytes::from(format!("{cseq} REGISTER"));
-            }
+            req.headers.set_first(&Known::CSeq.into(), format!("{cseq} REGISTER"));
             req
         };
         let resp = r.handle_register(t0, &req, flow(1));

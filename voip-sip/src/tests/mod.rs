@@ -2,5 +2,6 @@
 
 mod dialog;
 pub(crate) mod net;
+mod parse_in;
 mod proxy;
 mod transaction;

@@ -272,8 +272,7 @@ impl World {
                         Method::Invite => {
                             c.route_set = request
                                 .headers
-                                .get_all(&Known::RecordRoute.into())
-                                .cloned()
+                                .get_all_bytes(&Known::RecordRoute.into())
                                 .collect();
                             let tag = format!("b{}", c.addr.port());
                             let mut ringing = Response::for_request(&request, StatusCode::RINGING)
@@ -377,8 +376,7 @@ impl World {
                         .collect();
                     rr.reverse();
                     self.caller.route_set = rr;
-                    self.caller.remote_target =
-                        response.headers.get(&Known::Contact.into()).cloned();
+                    self.caller.remote_target = response.headers.get_bytes(&Known::Contact.into());
                     let ack = self.in_dialog(Method::Ack, 1, &response);
                     self.caller.layer.send_stateless(Transmit {
                         protocol: TransportProtocol::Udp,
@@ -419,7 +417,7 @@ impl World {
         );
         r.headers.push(
             Known::To,
-            response.headers.get(&Known::To.into()).unwrap().clone(),
+            response.headers.get_bytes(&Known::To.into()).unwrap(),
         );
         r.headers.push(Known::CallId, Bytes::from_static(b"call-1"));
         r.headers.push_typed(&CSeq {

@@ -478,7 +478,7 @@ impl Ua {
                         );
                         ack.headers.set(
                             Known::To.into(),
-                            response.headers.get(&Known::To.into()).unwrap().clone(),
+                            response.headers.get_bytes(&Known::To.into()).unwrap(),
                         );
                         self.layer.send_stateless(Transmit {
                             protocol: TransportProtocol::Udp,
@@ -496,7 +496,7 @@ impl Ua {
                             );
                             bye.headers.set(
                                 Known::To.into(),
-                                response.headers.get(&Known::To.into()).unwrap().clone(),
+                                response.headers.get_bytes(&Known::To.into()).unwrap(),
                             );
                             self.layer
                                 .send_request(

@@ -243,18 +243,18 @@ impl ClientTransaction {
     /// The ACK for a non-2xx final response (RFC 3261 §17.1.1.3).
     fn build_ack(&self, response: &Response) -> Bytes {
         let mut ack = Request::new(Method::Ack, self.request.uri.clone());
-        if let Some(via) = self.request.headers.get(&Known::Via.into()) {
+        if let Some(via) = self.request.headers.get_bytes(&Known::Via.into()) {
             // only the top Via
-            let top = crate::header::split_list(via).next().unwrap_or_default();
+            let top = crate::header::split_list(&via).next().unwrap_or_default();
             ack.headers.push(Known::Via, top);
         }
         for name in [Known::From, Known::CallId] {
-            if let Some(v) = self.request.headers.get(&name.into()) {
-                ack.headers.push(name, v.clone());
+            if let Some(v) = self.request.headers.get_bytes(&name.into()) {
+                ack.headers.push(name, v);
             }
         }
-        if let Some(to) = response.headers.get(&Known::To.into()) {
-            ack.headers.push(Known::To, to.clone());
+        if let Some(to) = response.headers.get_bytes(&Known::To.into()) {
+            ack.headers.push(Known::To, to);
         }
         let seq = self
             .request
@@ -266,8 +266,8 @@ impl ClientTransaction {
             seq,
             method: Method::Ack,
         });
-        for route in self.request.headers.get_all(&Route::NAME) {
-            ack.headers.push(Known::Route, route.clone());
+        for route in self.request.headers.get_all_bytes(&Route::NAME) {
+            ack.headers.push(Known::Route, route);
         }
         ack.headers
             .push(Known::MaxForwards, Bytes::from_static(b"70"));

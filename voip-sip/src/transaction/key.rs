@@ -103,8 +103,7 @@ impl ServerKey {
             cseq: cseq.seq,
             via: request
                 .headers
-                .get(&Known::Via.into())
-                .cloned()
+                .get_bytes(&Known::Via.into())
                 .unwrap_or_default(),
             method,
         })

@@ -562,16 +562,16 @@ impl TransactionLayer {
 
 /// Replaces the first Via entry of `request` with `via`.
 pub(crate) fn replace_top_via(request: &mut Request, via: &Via) {
-    let Some(line) = request.headers.first_mut(&Known::Via.into()) else {
+    let Some(line) = request.headers.get_bytes(&Known::Via.into()) else {
         request.headers.prepend_typed(via);
         return;
     };
-    let mut items = crate::header::split_list(&line.value);
+    let mut items = crate::header::split_list(&line);
     let _first = items.next();
     let mut value = via.to_bytes().to_vec();
     for rest in items {
         value.extend_from_slice(b", ");
         value.extend_from_slice(&rest);
     }
-    line.value = Bytes::from(value);
+    request.headers.set_first(&Known::Via.into(), value);
 }

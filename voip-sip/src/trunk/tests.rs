@@ -54,7 +54,7 @@ fn challenge_then_ok() {
     let first = reg.poll_request().unwrap();
     assert!(reg.poll_request().is_none());
     assert!(!first.headers.contains(&Known::Authorization.into()));
-    assert_eq!(first.headers.get(&Known::Expires.into()).unwrap(), "3600");
+    assert_eq!(first.headers.get(&Known::Expires.into()).unwrap(), b"3600");
     reg.handle_response(now, &challenge(&first));
     let second = reg.poll_request().expect("re-sent with credentials");
     assert_eq!(cseq(&second), cseq(&first) + 1);
@@ -170,7 +170,7 @@ fn interval_too_brief_raises_the_expiry() {
     e.headers.push(Known::MinExpires, "300");
     reg.handle_response(now, &e);
     let r = reg.poll_request().unwrap();
-    assert_eq!(r.headers.get(&Known::Expires.into()).unwrap(), "300");
+    assert_eq!(r.headers.get(&Known::Expires.into()).unwrap(), b"300");
 }
 
 #[test]

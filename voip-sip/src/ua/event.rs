@@ -43,8 +43,7 @@ impl Body {
             return None;
         }
         let content_type = headers
-            .get(&Known::ContentType.into())
-            .cloned()
+            .get_bytes(&Known::ContentType.into())
             .unwrap_or_else(|| Bytes::from_static(b"application/octet-stream"));
         Some(Self {
             content_type,

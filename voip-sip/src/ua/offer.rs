@@ -203,7 +203,7 @@ impl Ua {
         }
         let extra = extra
             .iter()
-            .map(|h| (h.name.clone(), h.value.clone()))
+            .map(|h| (h.name.clone(), h.value_bytes()))
             .collect();
         let purpose = if method == Method::Invite {
             Purpose::ReInvite {

@@ -185,8 +185,8 @@ impl Ua {
             .filter(|r| cseq_of(&r.headers) == cseq)
         {
             for name in [Known::Authorization, Known::ProxyAuthorization] {
-                for value in invite.headers.get_all(&name.into()) {
-                    ack.headers.push(name, value.clone());
+                for value in invite.headers.get_all_bytes(&name.into()) {
+                    ack.headers.push(name, value);
                 }
             }
         }

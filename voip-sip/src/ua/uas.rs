@@ -217,8 +217,8 @@ impl Ua {
         let mut response = Response::for_request(&invite, status).with_to_tag(&tag);
         if status.class() <= 2 {
             // RFC 3261 §12.1.1: a response that makes a dialog copies Record-Route
-            for rr in invite.headers.get_all(&RecordRoute::NAME) {
-                response.headers.push(Known::RecordRoute, rr.clone());
+            for rr in invite.headers.get_all_bytes(&RecordRoute::NAME) {
+                response.headers.push(Known::RecordRoute, rr);
             }
             self.add_capabilities(&mut response.headers, true);
         }

@@ -54,11 +54,8 @@ impl DialogTrace {
     /// Notes the initial INVITE as it goes to the callee.
     pub fn invite(&mut self, message: &Message, transmit: &Transmit, cseq: u32) {
         let headers = message.headers();
-        self.call_id = headers
-            .get(&Known::CallId.into())
-            .cloned()
-            .unwrap_or_default();
-        self.from = headers.get(&Known::From.into()).cloned();
+        self.call_id = headers.get_bytes(&Known::CallId.into()).unwrap_or_default();
+        self.from = headers.get_bytes(&Known::From.into());
         self.caller_contact = contact_uri(message);
         self.invite_rr = headers
             .typed_all::<RecordRoute>()
@@ -74,7 +71,7 @@ impl DialogTrace {
             return;
         }
         let headers = message.headers();
-        self.to = headers.get(&Known::To.into()).cloned();
+        self.to = headers.get_bytes(&Known::To.into());
         self.callee_contact = contact_uri(message);
         self.answer_rr = headers
             .typed_all::<RecordRoute>()

@@ -732,10 +732,9 @@ impl SipCore {
         let mut response = self.registrar.handle_register(now, &canonical, path);
         while self.registrar.poll_event().is_some() {}
         // answer with the client's own To (plus our tag)
-        if let (Some(original), Some(Ok(ours))) = (
-            request.headers.get(&Known::To.into()).cloned(),
-            response.to(),
-        ) {
+        if let (Some(original), Some(Ok(ours))) =
+            (request.headers.get_bytes(&Known::To.into()), response.to())
+        {
             let mut to: To = match To::parse(&original) {
                 Ok(t) => t,
                 Err(_) => return self.respond_with(now, id, response),
@@ -1081,16 +1080,16 @@ fn stamp_top_via(request: &mut Request, rx: &Receive) {
         return;
     };
     via.stamp_source(rx.source);
-    let Some(line) = request.headers.first_mut(&Known::Via.into()) else {
+    let Some(line) = request.headers.get_bytes(&Known::Via.into()) else {
         return;
     };
-    let rest = split_after_first_item(&line.value);
+    let rest = split_after_first_item(&line);
     let mut value = via.to_bytes().to_vec();
     if let Some(rest) = rest {
         value.extend_from_slice(b", ");
         value.extend_from_slice(&rest);
     }
-    line.value = Bytes::from(value);
+    request.headers.set_first(&Known::Via.into(), value);
 }
 
 fn split_after_first_item(value: &Bytes) -> Option<Bytes> {
@@ -1559,7 +1558,7 @@ mod tests {
         assert_eq!(from.tag(), Some(&b"i1001"[..]));
         assert_eq!(
             out.headers.get(&Known::PAssertedIdentity.into()).unwrap(),
-            &format!("<sip:5551000@{CARRIER}>")[..]
+            format!("<sip:5551000@{CARRIER}>").as_bytes()
         );
         assert!(!out.headers.contains(&Known::ProxyAuthorization.into()));
     }
