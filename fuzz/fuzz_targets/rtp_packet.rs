@@ -1,4 +1,5 @@
-//! Arbitrary bytes through the RTP receive path, the RTCP parser, SRTP
+//! Arbitrary bytes through the RTP receive path (and the borrowed
+//! `RtpView` the IVR reads with, checked against the full parser), the RTCP parser, SRTP
 //! unprotect and the SDES `a=crypto` parser: no panic; every RTP datagram is
 //! either accepted or counted as a drop; a parsed crypto attribute prints
 //! back to itself.
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use voip_core::Rng;
+use voip_media::rtp::packet::{RtpView, parse_rtp};
 use voip_media::rtp::{RtpSession, RtpSessionConfig, classify, rtcp};
 use voip_media::srtp::{CryptoAttribute, CryptoSuite, SrtpSession};
 
@@ -36,6 +38,16 @@ fuzz_target!(|data: &[u8]| {
         i += 1;
         let now = t0 + Duration::from_millis(i * 20);
         let _ = classify(datagram);
+        // The borrowed view (the IVR's reader) agrees with the full parser.
+        if let Ok(view) = RtpView::parse(datagram) {
+            let full = parse_rtp(&Bytes::copy_from_slice(datagram));
+            if let Ok(full) = full {
+                assert_eq!(view.sequence, full.header.sequence_number);
+                assert_eq!(view.timestamp, full.header.timestamp);
+                assert_eq!(view.ssrc, full.header.ssrc);
+                assert_eq!(view.payload, &full.payload[..]);
+            }
+        }
         rtp_in += 1;
         if session
             .handle_rtp(now, Bytes::copy_from_slice(datagram))

@@ -111,6 +111,59 @@ fn check_extension_elements(profile: u16, block: &[u8]) -> Result<(), RtpParseEr
     Ok(())
 }
 
+/// The fields of a received RTP packet most receivers need, borrowed from
+/// the datagram: no allocation, no copy (what an IVR or a recorder reads per
+/// packet; [`parse_rtp`] gives the whole header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpView<'a> {
+    /// Payload type (7 bits).
+    pub payload_type: u8,
+    /// The marker bit.
+    pub marker: bool,
+    /// Sequence number.
+    pub sequence: u16,
+    /// Timestamp.
+    pub timestamp: u32,
+    /// Synchronisation source.
+    pub ssrc: u32,
+    /// The payload, after CSRCs and header extension, padding removed.
+    pub payload: &'a [u8],
+}
+
+impl<'a> RtpView<'a> {
+    /// Checks the header (as [`check_rtp_header`] with padding) and reads
+    /// the fields.
+    pub fn parse(datagram: &'a [u8]) -> Result<Self, RtpParseError> {
+        let header = check_rtp_header(datagram, true)?;
+        let pad = if datagram[0] & 0x20 != 0 {
+            datagram.last().map_or(0, |p| usize::from(*p))
+        } else {
+            0
+        };
+        let end = datagram
+            .len()
+            .checked_sub(pad)
+            .ok_or(RtpParseError::BadPadding)?;
+        let payload = datagram.get(header..end).ok_or(RtpParseError::BadPadding)?;
+        let word = |i: usize| {
+            u32::from_be_bytes([
+                datagram[i],
+                datagram[i + 1],
+                datagram[i + 2],
+                datagram[i + 3],
+            ])
+        };
+        Ok(Self {
+            payload_type: datagram[1] & 0x7f,
+            marker: datagram[1] & 0x80 != 0,
+            sequence: u16::from_be_bytes([datagram[2], datagram[3]]),
+            timestamp: word(4),
+            ssrc: word(8),
+            payload,
+        })
+    }
+}
+
 /// Parses an RTP packet (the payload stays a slice of `datagram`).
 pub fn parse_rtp(datagram: &Bytes) -> Result<Packet, RtpParseError> {
     check_rtp_header(datagram, true)?;
@@ -125,6 +178,24 @@ mod tests {
 
     fn header(first: u8) -> Vec<u8> {
         vec![first, 0, 0, 1, 0, 0, 0, 160, 0xde, 0xad, 0xbe, 0xef]
+    }
+
+    #[test]
+    fn view_reads_what_parse_rtp_reads() {
+        let mut p = vec![0xb1, 0x88, 0x12, 0x34, 0, 0, 0x01, 0x40, 1, 2, 3, 4];
+        p.extend_from_slice(&[9, 9, 9, 9]); // one CSRC
+        p.extend_from_slice(&[0xbe, 0xde, 0, 1, 0x10, 0xaa, 0, 0]); // one-byte ext
+        p.extend_from_slice(&[5, 6, 7, 0, 0, 3]); // payload 5 6 7, 3 octets padding
+        let v = RtpView::parse(&p).unwrap();
+        let full = parse_rtp(&Bytes::from(p.clone())).unwrap();
+        assert_eq!(v.payload_type, 8);
+        assert!(v.marker);
+        assert_eq!(v.sequence, full.header.sequence_number);
+        assert_eq!(v.timestamp, full.header.timestamp);
+        assert_eq!(v.ssrc, full.header.ssrc);
+        assert_eq!(v.payload, &full.payload[..]);
+        assert_eq!(v.payload, &[5, 6, 7]);
+        assert!(RtpView::parse(&p[..11]).is_err());
     }
 
     #[test]

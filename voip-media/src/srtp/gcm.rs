@@ -22,6 +22,8 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce, Tag};
 use bytes::Bytes;
 
+use super::replay::ReplayWindow;
+
 /// Octets of the GCM tag every packet carries (RFC 7714 §13.2 allows no
 /// shorter one for SRTP).
 pub(super) const TAG_LEN: usize = 16;
@@ -188,6 +190,9 @@ pub(super) enum RocError {
     Exhausted,
     /// A new SSRC while the table is full.
     TooManySsrcs,
+    /// This index was protected before, or is older than the window: a
+    /// second packet under it would reuse the GCM nonce.
+    Repeated,
 }
 
 /// The sender's rollover counters, one per SSRC it protects, as the
@@ -199,17 +204,26 @@ pub(super) enum RocError {
 /// on, and a packet handed over late (a relay forwarding reordered packets)
 /// keeps the ROC it was sent under. A full table refuses new SSRCs rather
 /// than forgetting one: a forgotten ROC would restart at 0 and repeat IVs.
+///
+/// Each SSRC also keeps a window of the indices sent (libsrtp does the
+/// same): an index protected before, or older than the window, is refused,
+/// because a second, different packet under the same index would reuse the
+/// nonce, which breaks GCM's confidentiality and authentication. A relay
+/// handed a duplicate or a spoofed copy of a packet it forwarded drops it.
 #[derive(Debug, Clone)]
 pub(super) struct SenderRoc {
     max: usize,
-    entries: Vec<(u32, u64)>,
+    window: usize,
+    entries: Vec<(u32, u64, ReplayWindow)>,
 }
 
 impl SenderRoc {
-    /// An empty list for up to `max` SSRCs.
-    pub(super) fn new(max: usize) -> Self {
+    /// An empty list for up to `max` SSRCs, remembering the last `window`
+    /// indices sent of each.
+    pub(super) fn new(max: usize, window: usize) -> Self {
         Self {
             max,
+            window,
             entries: Vec::new(),
         }
     }
@@ -217,11 +231,13 @@ impl SenderRoc {
     /// The 48-bit index of the next packet of `ssrc` with sequence number
     /// `seq`, recorded as sent.
     pub(super) fn next_index(&mut self, ssrc: u32, seq: u16) -> Result<u64, RocError> {
-        let Some((_, highest)) = self.entries.iter_mut().find(|(s, _)| *s == ssrc) else {
+        let Some((_, highest, sent)) = self.entries.iter_mut().find(|(s, _, _)| *s == ssrc) else {
             if self.entries.len() >= self.max {
                 return Err(RocError::TooManySsrcs);
             }
-            self.entries.push((ssrc, u64::from(seq)));
+            let mut sent = ReplayWindow::new(self.window);
+            sent.accept(u64::from(seq));
+            self.entries.push((ssrc, u64::from(seq), sent));
             return Ok(u64::from(seq));
         };
         let roc = *highest >> 16;
@@ -245,6 +261,10 @@ impl SenderRoc {
             return Err(RocError::Exhausted);
         }
         let index = (v << 16) | s;
+        if !sent.check(index) {
+            return Err(RocError::Repeated);
+        }
+        sent.accept(index);
         *highest = (*highest).max(index);
         Ok(index)
     }
@@ -367,7 +387,7 @@ mod tests {
 
     #[test]
     fn sender_roc_follows_the_wrap() {
-        let mut r = SenderRoc::new(2);
+        let mut r = SenderRoc::new(2, 128);
         assert_eq!(r.next_index(1, 0xfffe), Ok(0xfffe));
         assert_eq!(r.next_index(1, 0xffff), Ok(0xffff));
         assert_eq!(r.next_index(1, 0x0000), Ok(0x1_0000));
@@ -379,9 +399,30 @@ mod tests {
         assert_eq!(r.next_index(2, 0xfff0), Ok(0xfff0));
         assert_eq!(r.next_index(3, 1), Err(RocError::TooManySsrcs));
         // 2^48 packets: the index space ends.
-        let mut r = SenderRoc::new(1);
-        r.entries.push((9, (u64::from(u32::MAX) << 16) | 0xfff0));
+        let mut r = SenderRoc::new(1, 128);
+        r.entries.push((
+            9,
+            (u64::from(u32::MAX) << 16) | 0xfff0,
+            ReplayWindow::new(128),
+        ));
         assert_eq!(r.next_index(9, 0xffff), Ok(0xffff_ffff_ffff));
         assert_eq!(r.next_index(9, 0x0000), Err(RocError::Exhausted));
+    }
+
+    #[test]
+    fn an_index_is_protected_once() {
+        let mut r = SenderRoc::new(1, 64);
+        assert_eq!(r.next_index(1, 5), Ok(5));
+        assert_eq!(r.next_index(1, 5), Err(RocError::Repeated));
+        assert_eq!(r.next_index(1, 7), Ok(7));
+        // late but new: sent once
+        assert_eq!(r.next_index(1, 6), Ok(6));
+        assert_eq!(r.next_index(1, 6), Err(RocError::Repeated));
+        for seq in 8..200 {
+            assert_eq!(r.next_index(1, seq), Ok(u64::from(seq)));
+        }
+        // behind the window: cannot be told from a repeat, refused
+        assert_eq!(r.next_index(1, 100), Err(RocError::Repeated));
+        assert_eq!(r.next_index(1, 200), Ok(200));
     }
 }

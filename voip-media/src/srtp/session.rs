@@ -73,6 +73,11 @@ pub enum SrtpError {
     /// as many SSRCs as it keeps rollover counters for (AES-GCM suites).
     #[error("too many ssrcs sent under one srtp key")]
     TooManySsrcs,
+    /// An RTP packet whose index (SSRC, rollover counter, sequence number)
+    /// was protected before or is older than the replay window (AES-GCM
+    /// suites): protecting it again would reuse the nonce.
+    #[error("srtp index already protected")]
+    Repeated,
     /// Anything else `webrtc-srtp` reported.
     #[error("srtp: {0}")]
     Crypto(String),
@@ -241,7 +246,7 @@ impl SrtpSession {
                 Some(GcmRtpPair {
                     tx: gcm(local_key_salt)?,
                     rx: gcm(remote_key_salt)?,
-                    tx_roc: SenderRoc::new(MAX_SENT_SSRCS),
+                    tx_roc: SenderRoc::new(MAX_SENT_SSRCS, replay_window),
                 })
             }
             _ => None,
@@ -292,6 +297,7 @@ impl SrtpSession {
             let index = gcm.tx_roc.next_index(ssrc, seq).map_err(|e| match e {
                 RocError::Exhausted => SrtpError::KeyExhausted,
                 RocError::TooManySsrcs => SrtpError::TooManySsrcs,
+                RocError::Repeated => SrtpError::Repeated,
             })?;
             Self::spend(&mut self.tx_budget);
             let out = gcm
@@ -787,6 +793,19 @@ mod tests {
         assert!(a.protect_rtp(&rich_rtp(2, 3, 0, 10)).is_ok());
     }
 
+    #[test]
+    fn gcm_never_protects_one_index_twice() {
+        for suite in [CryptoSuite::AeadAes128Gcm, CryptoSuite::AeadAes256Gcm] {
+            let (mut a, mut b) = pair(suite);
+            let first = a.protect_rtp(&rtp(5, b"first")).unwrap();
+            // a different packet under the same index would reuse the nonce
+            assert_eq!(a.protect_rtp(&rtp(5, b"other")), Err(SrtpError::Repeated));
+            assert_eq!(b.unprotect_rtp(&first).unwrap().to_vec(), rtp(5, b"first"));
+            let next = a.protect_rtp(&rtp(6, b"next")).unwrap();
+            assert_eq!(b.unprotect_rtp(&next).unwrap().to_vec(), rtp(6, b"next"));
+        }
+    }
+
     proptest! {
         #[test]
         fn round_trip(
@@ -799,7 +818,15 @@ mod tests {
             for seq in seqs {
                 let mut p = rtp(seq, &payload);
                 if marker { p[1] |= 0x80; }
-                let s = a.protect_rtp(&p).unwrap();
+                let s = match a.protect_rtp(&p) {
+                    Ok(s) => s,
+                    // GCM refuses an index it sent before (nonce reuse)
+                    Err(SrtpError::Repeated) => {
+                        prop_assert!(matches!(suite, CryptoSuite::AeadAes128Gcm | CryptoSuite::AeadAes256Gcm));
+                        continue;
+                    }
+                    Err(e) => return Err(TestCaseError::fail(format!("{e}"))),
+                };
                 prop_assert_eq!(s.len(), p.len() + suite.rtp_overhead());
                 match b.unprotect_rtp(&s) {
                     Ok(out) => { prop_assert_eq!(out.to_vec(), p); seen.insert(seq); }

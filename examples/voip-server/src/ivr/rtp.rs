@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use voip_media::codec::ulaw_encode;
-use voip_media::rtp::packet::check_rtp_header;
+pub use voip_media::rtp::packet::RtpView;
 
 /// Samples per 20 ms packet at 8 kHz.
 pub const SAMPLES_PER_PACKET: usize = 160;
@@ -59,37 +59,12 @@ impl Packetizer {
     }
 }
 
-/// The parts of a received RTP packet the IVR looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RtpView<'a> {
-    /// Payload type.
-    pub payload_type: u8,
-    /// Timestamp.
-    pub timestamp: u32,
-    /// Payload, padding removed.
-    pub payload: &'a [u8],
-}
-
-/// Reads an RTP packet; `None` for anything else (RTCP, garbage).
+/// Reads an RTP packet (voip-media's borrowed view, fuzzed there); `None`
+/// for anything else (RTCP on an rtcp-mux port, garbage).
 pub fn parse(datagram: &[u8]) -> Option<RtpView<'_>> {
-    let header = check_rtp_header(datagram, true).ok()?;
-    let payload_type = datagram[1] & 0x7f;
+    let view = RtpView::parse(datagram).ok()?;
     // RTCP on the same port (rtcp-mux): packet types 200-207 = PT 72-79
-    if (72..=79).contains(&payload_type) {
-        return None;
-    }
-    let pad = if datagram[0] & 0x20 != 0 {
-        usize::from(*datagram.last()?)
-    } else {
-        0
-    };
-    let payload = datagram.get(header..datagram.len().checked_sub(pad)?)?;
-    let timestamp = u32::from_be_bytes([datagram[4], datagram[5], datagram[6], datagram[7]]);
-    Some(RtpView {
-        payload_type,
-        timestamp,
-        payload,
-    })
+    (!(72..=79).contains(&view.payload_type)).then_some(view)
 }
 
 /// Why no RTP port could be had.
