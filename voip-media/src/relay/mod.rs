@@ -77,6 +77,8 @@ pub use event::{Component, RelayEvent};
 pub use leg::{LegAddrs, Side};
 pub use ports::PortRange;
 pub use record::{RecordingEvent, RecordingFrame, RecordingStats};
+// The tap, for recording bridged browser calls (webrtc::record).
+pub(crate) use record::{RecordTap, RecordingQueue, TapPacket};
 pub use record_writer::{
     FinishedRecording, RecordingAssembler, RecordingLayout, RecordingOptions, RecordingWriter,
 };

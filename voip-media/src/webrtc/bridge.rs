@@ -9,6 +9,7 @@
 //!                       handle_browser_answer ─▶ plain answer (200 OK body)
 //!  then:  browser UDP ─▶ handle_webrtc_receive   plain RTP ─▶ handle_plain_rtp
 //!         poll_webrtc_transmit / poll_plain_transmit / poll_event / poll_timeout
+//!  recording (opt-in): start_recording ─► poll_recording ─► RecordingWriter
 //! ```
 
 use std::collections::VecDeque;
@@ -23,12 +24,14 @@ use super::config::{WebRtcAudioCodec, WebRtcConfig};
 use super::leg::{
     AudioPayload, FailReason, TelephoneEventReport, WebRtcError, WebRtcEvent, WebRtcLeg,
 };
+use super::record::BridgeRecorder;
 use super::sdp::{browser_audio_codecs, from_sdp_codec, media_codec, plain_media_for};
 use super::transcode::Transcoder;
 use crate::codec::OpusConfig;
 use crate::dtmf::{DtmfDigit, Rfc4733Event, Rfc4733Receiver};
+use crate::relay::{RecordingEvent, RecordingQueue, Side};
 use crate::rtp::{RtpSession, RtpSessionConfig};
-use crate::sdp::{SdpConfig, SdpSession};
+use crate::sdp::{SdpCodec, SdpConfig, SdpSession};
 
 /// Gaps up to this many frames are concealed; longer ones (DTX, hold)
 /// re-anchor the timeline instead.
@@ -212,6 +215,8 @@ impl Timeline {
 struct Route {
     plain_codec: WebRtcAudioCodec,
     plain_pt: u8,
+    /// The plain side's audio format as negotiated (for the recording).
+    plain_format: SdpCodec,
     plain_clock: u32,
     plain_te_pt: Option<u8>,
     browser_codec: WebRtcAudioCodec,
@@ -253,6 +258,8 @@ pub struct WebRtcBridge {
     events: VecDeque<BridgeEvent>,
     scratch: Vec<Bytes>,
     stats: BridgeStats,
+    recorder: Option<BridgeRecorder>,
+    recordings: RecordingQueue,
 }
 
 impl WebRtcBridge {
@@ -283,6 +290,8 @@ impl WebRtcBridge {
             events: VecDeque::new(),
             scratch: Vec::new(),
             stats: BridgeStats::default(),
+            recorder: None,
+            recordings: RecordingQueue::new(),
             config,
         })
     }
@@ -432,6 +441,7 @@ impl WebRtcBridge {
         self.route = Some(Route {
             plain_codec,
             plain_pt: send.payload_type,
+            plain_format: send.clone(),
             plain_clock,
             plain_te_pt,
             browser_codec: format.codec,
@@ -474,6 +484,28 @@ impl WebRtcBridge {
         };
         let header = &received.packet.header;
         let payload = received.packet.payload.clone();
+        if let Some(recorder) = self.recorder.as_mut() {
+            let format = if header.payload_type == route.plain_pt {
+                Some(route.plain_format.clone())
+            } else {
+                route
+                    .plain_te_pt
+                    .filter(|pt| *pt == header.payload_type)
+                    .map(|pt| SdpCodec::telephone_event(route.plain_clock, pt))
+            };
+            if let Some(format) = format {
+                recorder.plain_rtp(
+                    now,
+                    header.payload_type,
+                    header.sequence_number,
+                    header.timestamp,
+                    header.ssrc,
+                    payload.clone(),
+                    format,
+                    &mut self.recordings,
+                );
+            }
+        }
         if Some(header.payload_type) == route.plain_te_pt {
             let _ = route
                 .plain_dtmf
@@ -516,6 +548,11 @@ impl WebRtcBridge {
             route.plain_dtmf.handle_timeout(now);
             self.pump_plain_dtmf(now);
         }
+        if let Some(recorder) = self.recorder.as_mut()
+            && recorder.poll_timeout().is_some_and(|t| t <= now)
+        {
+            recorder.handle_timeout(now, &mut self.recordings);
+        }
     }
 
     /// The earliest deadline of either leg.
@@ -525,10 +562,19 @@ impl WebRtcBridge {
             .route
             .as_ref()
             .and_then(|r| r.plain_dtmf.poll_timeout());
-        [self.leg.poll_timeout(), self.plain.poll_timeout(), dtmf]
-            .into_iter()
-            .flatten()
-            .min()
+        let recording = self
+            .recorder
+            .as_ref()
+            .and_then(BridgeRecorder::poll_timeout);
+        [
+            self.leg.poll_timeout(),
+            self.plain.poll_timeout(),
+            dtmf,
+            recording,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next datagram for the browser.
@@ -549,8 +595,67 @@ impl WebRtcBridge {
         self.events.pop_front()
     }
 
-    /// Hangs up: DTLS close_notify to the browser, RTCP BYE to the plain side.
+    /// Starts recording the call through the bridge: from now on the audio
+    /// of both directions comes out of [`poll_recording`](Self::poll_recording)
+    /// decoded, at `rate`, as the relay's recording tap hands it out
+    /// (`Started`, then `Frame`s placed on the call's timeline, sample 0 is
+    /// `now`, then `Stopped` at [`stop_recording`](Self::stop_recording) or
+    /// [`close`](Self::close)). `browser` is the side of the call the
+    /// browser is (`A` the caller: left channel; `B` the callee: right); the
+    /// plain side is the other. Two bridges joined in memory carry the same
+    /// call: record it on one of them.
+    pub fn start_recording(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        rate: u32,
+        browser: Side,
+    ) -> Result<(), WebRtcError> {
+        if !(8000..=48000).contains(&rate) {
+            return Err(WebRtcError::State(
+                "recording rate must be 8000 to 48000 Hz",
+            ));
+        }
+        if self.recorder.is_some() {
+            return Err(WebRtcError::State("already recording"));
+        }
+        self.recorder = Some(BridgeRecorder::new(
+            call_id.into(),
+            rate,
+            browser,
+            now,
+            &mut self.recordings,
+        ));
+        Ok(())
+    }
+
+    /// Ends the recording (releases what its tap holds, then `Stopped`);
+    /// `false` when it was not recording.
+    pub fn stop_recording(&mut self, now: Instant) -> bool {
+        match self.recorder.take() {
+            Some(recorder) => {
+                recorder.finish(now, &mut self.recordings);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the call is being recorded.
+    pub fn is_recording(&self) -> bool {
+        self.recorder.is_some()
+    }
+
+    /// The next event of the recording.
+    #[must_use]
+    pub fn poll_recording(&mut self) -> Option<RecordingEvent> {
+        self.recordings.pop_front()
+    }
+
+    /// Hangs up: DTLS close_notify to the browser, RTCP BYE to the plain
+    /// side; ends the recording.
     pub fn close(&mut self, now: Instant, wall: SystemTime) {
+        self.stop_recording(now);
         self.leg.close(now);
         self.plain.close(now, wall, None);
         self.drain_plain_rtcp();
@@ -574,7 +679,17 @@ impl WebRtcBridge {
                     self.events.push_back(BridgeEvent::Failed { reason })
                 }
                 WebRtcEvent::Closed => self.events.push_back(BridgeEvent::Closed),
-                WebRtcEvent::Audio(audio) => self.forward_to_plain(now, audio),
+                WebRtcEvent::Audio(audio) => {
+                    if let Some(recorder) = self.recorder.as_mut()
+                        && self
+                            .route
+                            .as_ref()
+                            .is_some_and(|r| r.browser_codec == audio.codec)
+                    {
+                        recorder.browser_audio(now, &audio, &mut self.recordings);
+                    }
+                    self.forward_to_plain(now, audio)
+                }
                 WebRtcEvent::Dtmf(report) => self.dtmf_to_plain(now, report),
             }
         }

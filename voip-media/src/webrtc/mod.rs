@@ -9,13 +9,16 @@
 //!   `poll_timeout`.
 //! - [`WebRtcBridge`]: a leg joined to a plain `RTP/AVP` side, transcoding
 //!   Opus ⇄ PCMU/PCMA when the two sides disagree, carrying DTMF across and
-//!   rewriting the SDP between `UDP/TLS/RTP/SAVPF` and `RTP/AVP`.
+//!   rewriting the SDP between `UDP/TLS/RTP/SAVPF` and `RTP/AVP`. Opt-in
+//!   recording ([`WebRtcBridge::start_recording`], `poll_recording`) hands
+//!   both directions out decoded, as the relay's recording tap does.
 //!
 //! See `docs/webrtc.md`.
 
 mod bridge;
 mod config;
 mod leg;
+mod record;
 mod sdp;
 mod transcode;
 

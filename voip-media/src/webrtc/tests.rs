@@ -520,3 +520,116 @@ fn a_leg_that_never_connects_times_out() {
         call.bridge.poll_timeout().is_none_or(|t| t > call.now) || call.bridge.leg().is_finished()
     );
 }
+
+#[test]
+fn recording_taps_both_directions_on_one_timeline() {
+    use crate::relay::{RecordingEvent, Side};
+
+    let mut call = Call::new(|o| o);
+    call.connect();
+    let start = call.now;
+    let rate = 16000u32;
+    call.bridge
+        .start_recording(start, "call-1", rate, Side::A)
+        .unwrap();
+    assert!(call.bridge.is_recording());
+    assert!(
+        call.bridge
+            .start_recording(start, "call-1", rate, Side::A)
+            .is_err()
+    );
+
+    // The browser (the caller) says 1 kHz, the plain side 600 Hz, 2 s each.
+    let mut opus = Codec::Opus(OpusConfig::default()).new_encoder().unwrap();
+    for i in 0..100usize {
+        let frame = AudioFrame::mono(48000, tone(48000, 960, i * 960, 1000.0));
+        let payload = opus.encode(&frame).unwrap();
+        call.browser
+            .send_opus(call.now, (i * 960) as u64, &payload, None);
+        let pcm = tone(8000, 160, i * 160, 600.0);
+        let ulaw: Vec<u8> = pcm.iter().map(|&s| crate::codec::ulaw_encode(s)).collect();
+        let packet = call
+            .plain
+            .rtp
+            .send_rtp(call.now, 0, (i * 160) as u32, i == 0, &ulaw);
+        call.bridge.handle_plain_rtp(call.now, packet);
+        call.step(Duration::from_millis(20));
+    }
+    let end = call.now;
+    call.bridge.close(end, SystemTime::now());
+    assert!(!call.bridge.is_recording());
+
+    let mut events = Vec::new();
+    while let Some(e) = call.bridge.poll_recording() {
+        events.push(e);
+    }
+    assert_eq!(
+        events.first(),
+        Some(&RecordingEvent::Started {
+            call: "call-1".into(),
+            rate
+        })
+    );
+    let Some(RecordingEvent::Stopped {
+        end: length, stats, ..
+    }) = events.last()
+    else {
+        panic!("no Stopped last: {:?}", events.last());
+    };
+    // Sides as heard: the file is as long as the call ran since the start.
+    let ran = (end - start).as_millis() as u64 * u64::from(rate) / 1000;
+    assert!(
+        (ran..=ran + u64::from(rate) / 10).contains(length),
+        "{length} vs {ran}"
+    );
+    assert!(
+        stats[0].decoded >= 95 && stats[1].decoded >= 95,
+        "{stats:?}"
+    );
+
+    // Lay each side out on the timeline.
+    let mut sides = [vec![0i16; *length as usize], vec![0i16; *length as usize]];
+    let mut first = [None, None];
+    let mut last_end = [0u64, 0];
+    for e in &events {
+        let RecordingEvent::Frame(f) = e else {
+            continue;
+        };
+        assert_eq!(&*f.call, "call-1");
+        let k = usize::from(f.side == Side::B);
+        assert!(f.offset >= last_end[k], "frames of a side never overlap");
+        first[k].get_or_insert(f.offset);
+        last_end[k] = f.offset + f.samples.len() as u64;
+        let at = f.offset as usize;
+        sides[k][at..at + f.samples.len()].copy_from_slice(&f.samples);
+    }
+    // Both start within 100 ms of the recording's start (their first packet
+    // arrived then) and run to its end.
+    for k in 0..2 {
+        let first = first[k].expect("frames of both sides");
+        assert!(first < u64::from(rate) / 10, "side {k} starts at {first}");
+        assert!(
+            last_end[k] + u64::from(rate) / 10 >= ran,
+            "side {k} ends at {}",
+            last_end[k]
+        );
+    }
+    // Left (A, the browser) carries 1 kHz, right (B, the plain side) 600 Hz.
+    let (from, to) = (rate as usize / 4, rate as usize * 3 / 2);
+    let a = &sides[0][from..to];
+    let b = &sides[1][from..to];
+    assert!(
+        tone_share(a, rate, 1000.0) > 0.8,
+        "{}",
+        tone_share(a, rate, 1000.0)
+    );
+    assert!(tone_share(a, rate, 600.0) < 0.05);
+    assert!(
+        tone_share(b, rate, 600.0) > 0.8,
+        "{}",
+        tone_share(b, rate, 600.0)
+    );
+    assert!(tone_share(b, rate, 1000.0) < 0.05);
+    // Nothing after the end.
+    assert!(call.bridge.poll_recording().is_none());
+}
