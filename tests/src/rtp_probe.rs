@@ -82,6 +82,17 @@ impl RtpProbe {
         (window.len(), window.iter().filter(|a| a.loud).count())
     }
 
+    /// The longest silence between two packets (nothing sent while on
+    /// hold); zero with fewer than two packets.
+    pub fn largest_gap(&self) -> Duration {
+        let arrivals = self.arrivals.lock().unwrap();
+        arrivals
+            .windows(2)
+            .map(|w| w[1].at.saturating_duration_since(w[0].at))
+            .max()
+            .unwrap_or_default()
+    }
+
     /// Stops listening.
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);

@@ -71,6 +71,71 @@ fn caller_hears_prompt_presses_1_and_reaches_sales_with_postgres() {
     );
 }
 
+/// A caller that re-negotiates in the IVR's dialog (tests/sipp/ivr_hold.xml):
+/// hold (the IVR answers `recvonly` and stops sending), resume, an UPDATE
+/// session refresh without body, a re-INVITE without offer. Each gets a
+/// 200 (sipp fails the call on anything else, or on an answer without
+/// `a=recvonly` to the hold); the prompt's RTP stops for the hold and
+/// comes back.
+#[test]
+#[ignore = "needs the release voip-server binary, sipp and espeak-ng or Piper; run with --ignored"]
+fn caller_holds_resumes_and_refreshes_the_ivr_call() {
+    if !require_program("sipp") {
+        return;
+    }
+    let mut server = Server::start_with_config(&format!("{TEST_USERS}{IVR_CONFIG}"));
+    let caller_port = free_udp_port();
+    register(&mut server, "1001", caller_port);
+    let mut probe = RtpProbe::start();
+    let rtp_port = probe.port();
+    let uac = Sipp::spawn(
+        "ivr-hold-1001",
+        server.addr("sip-udp"),
+        &scenario("ivr_hold.xml"),
+        &strings(&[
+            "-key",
+            "ext",
+            "1001",
+            "-key",
+            "pass",
+            "secret1001",
+            "-key",
+            "rtp_port",
+            &rtp_port.to_string(),
+            "-auth_uri",
+            "9999@localhost",
+            "-p",
+            &caller_port.to_string(),
+            "-m",
+            "1",
+            "-recv_timeout",
+            "30s",
+            "-timeout",
+            "60s",
+            "-timeout_error",
+        ]),
+    );
+    let run = uac.wait(Duration::from_secs(90));
+    probe.stop();
+    run.assert_all_succeeded(&mut server, 1);
+    let (all, _) = probe.counts();
+    let gap = probe.largest_gap();
+    println!("caller received {all} PCMU packets; longest silence {gap:?}");
+    // 1.5 s before the hold, 2.5 s after the resume: well over 100 packets
+    assert!(all >= 100, "RTP before and after the hold: {all}");
+    // the 2 s hold: nothing sent (a loaded machine only makes it longer)
+    assert!(
+        gap >= Duration::from_millis(1000),
+        "RTP went on during the hold: longest silence {gap:?}\n{}",
+        voip_tests::sipp::tail(&server.log(), 40)
+    );
+    assert!(
+        server.log().contains("caller re-offer answered"),
+        "{}",
+        voip_tests::sipp::tail(&server.log(), 40)
+    );
+}
+
 /// The whole flow; the records go to `pg` when given, else to SQLite.
 fn ivr_flow(pg: Option<&Postgres>) {
     let mut config = format!("{TEST_USERS}{IVR_CONFIG}");

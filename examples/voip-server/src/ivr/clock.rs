@@ -37,6 +37,11 @@ enum ClockCommand {
     },
     /// Stop the playback; silence follows.
     Stop { call: u64 },
+    /// Send to `remote` from now on (`None`: on hold).
+    SetRemote {
+        call: u64,
+        remote: Option<SocketAddr>,
+    },
     /// Stop sending for `call` (bridged or ended).
     Remove { call: u64 },
 }
@@ -101,6 +106,12 @@ impl MediaClock {
     /// Stops `call`'s playback.
     pub fn stop(&self, call: u64) {
         let _ = self.commands.send(ClockCommand::Stop { call });
+    }
+
+    /// Sends `call`'s RTP to `remote` from the next tick on (`None`: on
+    /// hold; playbacks still run their course).
+    pub fn set_remote(&self, call: u64, remote: Option<SocketAddr>) {
+        let _ = self.commands.send(ClockCommand::SetRemote { call, remote });
     }
 
     /// Stops sending for `call`.
@@ -173,6 +184,11 @@ fn apply(streams: &mut BTreeMap<u64, Stream>, command: ClockCommand) {
         ClockCommand::Stop { call } => {
             if let Some(stream) = streams.get_mut(&call) {
                 stream.playback = None;
+            }
+        }
+        ClockCommand::SetRemote { call, remote } => {
+            if let Some(stream) = streams.get_mut(&call) {
+                stream.remote = remote;
             }
         }
         ClockCommand::Remove { call } => {

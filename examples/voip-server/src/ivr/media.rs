@@ -41,6 +41,9 @@ pub enum MediaCommand {
     },
     /// Stop the playback (barge-in).
     Stop,
+    /// The caller moved its media or put the call on hold (a re-INVITE):
+    /// send to this address from now on, `None`: nothing.
+    CallerRemote(Option<SocketAddr>),
     /// Relay RTP between the caller and an agent from now on.
     Bridge {
         /// The agent leg's local socket (the address in our offer).
@@ -68,7 +71,7 @@ pub enum MediaEvent {
 pub struct MediaHandle {
     call: u64,
     clock: MediaClock,
-    commands: mpsc::UnboundedSender<Bridge>,
+    commands: mpsc::UnboundedSender<TaskCommand>,
     quality: Arc<Mutex<Option<QualityReport>>>,
 }
 
@@ -77,6 +80,13 @@ pub struct MediaHandle {
 struct Bridge {
     socket: std::net::UdpSocket,
     remote: SocketAddr,
+}
+
+/// What the server tells the call's receive task.
+#[derive(Debug)]
+enum TaskCommand {
+    Bridge(Bridge),
+    CallerRemote(Option<SocketAddr>),
 }
 
 impl MediaHandle {
@@ -91,10 +101,16 @@ impl MediaHandle {
         match command {
             MediaCommand::Play { samples, token } => self.clock.play(self.call, samples, token),
             MediaCommand::Stop => self.clock.stop(self.call),
+            MediaCommand::CallerRemote(remote) => {
+                self.clock.set_remote(self.call, remote);
+                let _ = self.commands.send(TaskCommand::CallerRemote(remote));
+            }
             MediaCommand::Bridge { socket, remote } => {
                 // the agent's RTP replaces ours
                 self.clock.remove(self.call);
-                let _ = self.commands.send(Bridge { socket, remote });
+                let _ = self
+                    .commands
+                    .send(TaskCommand::Bridge(Bridge { socket, remote }));
             }
         }
     }
@@ -163,7 +179,7 @@ async fn run(
     call: u64,
     caller: Arc<UdpSocket>,
     media: CallerMedia,
-    mut commands: mpsc::UnboundedReceiver<Bridge>,
+    mut commands: mpsc::UnboundedReceiver<TaskCommand>,
     events: mpsc::UnboundedSender<(u64, MediaEvent)>,
     quality: Arc<Mutex<Option<QualityReport>>>,
     mut recording: Option<IvrRecording>,
@@ -176,6 +192,8 @@ async fn run(
         .map(|config| RtpSession::new(config, Rng::os(), Instant::now()));
     let mut counted: u64 = 0;
     let mut bridge: Option<(UdpSocket, SocketAddr)> = None;
+    // where the caller wants RTP (`None`: on hold); a re-INVITE moves it
+    let mut caller_remote = media.remote;
     let mut rfc4733 = Rfc4733Receiver::new(media.telephone_event_rate);
     let mut inband = DtmfDetector::new(DtmfDetectorConfig::default(), 8000, Instant::now()).ok();
     let mut buf = vec![0u8; 2048];
@@ -185,7 +203,8 @@ async fn run(
         tokio::select! {
             command = commands.recv() => match command {
                 None => break,
-                Some(Bridge { socket, remote }) => {
+                Some(TaskCommand::CallerRemote(remote)) => caller_remote = remote,
+                Some(TaskCommand::Bridge(Bridge { socket, remote })) => {
                     let socket = socket
                         .set_nonblocking(true)
                         .and_then(|()| UdpSocket::from_std(socket));
@@ -245,7 +264,7 @@ async fn run(
                 {
                     recording.pcmu(Side::B, Instant::now(), rtp.payload);
                 }
-                if let Some(remote) = media.remote {
+                if let Some(remote) = caller_remote {
                     let _ = caller.send_to(&agent_buf[..len], remote).await;
                 }
             }

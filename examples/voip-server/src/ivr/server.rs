@@ -117,6 +117,8 @@ struct Call {
     /// The playback the media task may report finished.
     token: u64,
     stage: Stage,
+    /// Offer/answer with the caller (re-INVITEs: hold, resume, a move).
+    sdp: SdpSession,
 }
 
 /// The IVR server (see the module docs).
@@ -358,12 +360,16 @@ impl IvrServer {
                     request, status, ..
                 } => self.agent_failed(now, request, status),
                 UaEvent::Terminated { dialog, cause } => self.terminated(now, dialog, cause),
-                UaEvent::Reoffer { id, .. } => {
-                    // hold and re-negotiation are not handled: keep the session
-                    let _ = self
-                        .ua
-                        .respond(now, id, StatusCode::NOT_ACCEPTABLE_HERE, None);
-                }
+                UaEvent::Reoffer {
+                    dialog,
+                    id,
+                    method,
+                    body,
+                } => self.reoffer(now, dialog, id, method, body),
+                UaEvent::Acked {
+                    dialog,
+                    body: answer,
+                } => self.acked(dialog, answer),
                 UaEvent::Message { id, .. } | UaEvent::TransferRequested { id, .. } => {
                     let _ = self.ua.respond(now, id, StatusCode::NOT_IMPLEMENTED, None);
                 }
@@ -467,9 +473,81 @@ impl IvrServer {
                 dedupe: DtmfDeduper::default(),
                 token: 0,
                 stage: Stage::Menu,
+                sdp,
             },
         );
         self.drain_ivr(now, id);
+    }
+
+    /// A re-INVITE or UPDATE in the caller's dialog (RFC 3264 §8): hold
+    /// (`sendonly`, `inactive`, `c=0.0.0.0`: we answer and stop sending),
+    /// resume, or a new address; without an offer, an UPDATE is a session
+    /// refresh (200 without body) and a re-INVITE gets our offer, answered
+    /// in the ACK. An offer we cannot take gets 488 and changes nothing.
+    /// The agent's dialog keeps its session: its re-offers get 488.
+    fn reoffer(
+        &mut self,
+        now: Instant,
+        dialog: DialogId,
+        id: voip_sip::transaction::TransactionId,
+        method: voip_sip::Method,
+        body: Option<Body>,
+    ) {
+        let call = self
+            .dialogs
+            .get(&dialog)
+            .and_then(|c| self.calls.get_mut(c))
+            .filter(|c| c.caller_dialog == dialog);
+        let (status, answer) = match (call, body) {
+            (None, None) if method == voip_sip::Method::Update => (StatusCode::OK, None),
+            (None, _) => (StatusCode::NOT_ACCEPTABLE_HERE, None),
+            (Some(call), Some(offer)) => match answer_reoffer(&mut call.sdp, &offer.data) {
+                Ok((answer, remote)) => {
+                    tracing::info!(call = %call.call_id, hold = remote.is_none(), "caller re-offer answered");
+                    call.media.send(MediaCommand::CallerRemote(remote));
+                    (StatusCode::OK, Some(Body::sdp(answer)))
+                }
+                Err(reason) => {
+                    tracing::info!(call = %call.call_id, "caller re-offer refused: {reason}");
+                    (StatusCode::NOT_ACCEPTABLE_HERE, None)
+                }
+            },
+            (Some(_), None) if method == voip_sip::Method::Update => (StatusCode::OK, None),
+            (Some(call), None) => match call.sdp.create_offer() {
+                Ok(offer) => (StatusCode::OK, Some(Body::sdp(offer))),
+                Err(_) => (StatusCode::NOT_ACCEPTABLE_HERE, None),
+            },
+        };
+        let _ = self.ua.respond(now, id, status, answer);
+    }
+
+    /// The ACK of a 2xx: after a re-INVITE without offer it carries the
+    /// caller's answer to ours.
+    fn acked(&mut self, dialog: DialogId, answer: Option<Body>) {
+        let Some(call) = self
+            .dialogs
+            .get(&dialog)
+            .and_then(|c| self.calls.get_mut(c))
+            .filter(|c| c.caller_dialog == dialog && c.sdp.has_pending_offer())
+        else {
+            return;
+        };
+        let remote = answer.and_then(|a| {
+            let negotiated = call.sdp.handle_answer(&a.data).ok()?;
+            let audio = negotiated
+                .iter()
+                .find(|m| m.accepted && m.kind == "audio")?;
+            Some(if audio.remote_hold {
+                None
+            } else {
+                audio.remote_rtp
+            })
+        });
+        match remote {
+            Some(remote) => call.media.send(MediaCommand::CallerRemote(remote)),
+            // no usable answer: the previous session stays in force
+            None => call.sdp.rollback(),
+        }
     }
 
     fn sdp_session(&mut self, port: u16) -> SdpSession {
@@ -814,6 +892,28 @@ fn answer_offer(sdp: &mut SdpSession, offer: &[u8]) -> Result<Answer, String> {
     })
 }
 
+/// Answers a re-offer from the caller: our answer and where RTP goes now
+/// (`None`: the caller put us on hold). An error leaves the session as it
+/// was.
+fn answer_reoffer(
+    sdp: &mut SdpSession,
+    offer: &[u8],
+) -> Result<(Bytes, Option<SocketAddr>), String> {
+    let negotiated = sdp.handle_offer(offer).map_err(|e| e.to_string())?;
+    let remote = negotiated
+        .iter()
+        .find(|m| m.accepted && m.kind == "audio")
+        .map(|audio| {
+            if audio.remote_hold {
+                None
+            } else {
+                audio.remote_rtp
+            }
+        });
+    let answer = sdp.create_answer().map_err(|e| e.to_string())?;
+    Ok((answer, remote.flatten()))
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -846,6 +946,46 @@ mod tests {
         assert!(text.contains("c=IN IP4 127.0.0.1"), "{text}");
         assert_eq!(answer.remote, Some("127.0.0.1:6000".parse().unwrap()));
         assert_eq!(answer.telephone_event, Some((101, 8000)));
+    }
+
+    #[test]
+    fn re_offers_hold_resume_and_move_the_callers_media() {
+        let mut sdp = session(30002);
+        answer_offer(&mut sdp, OFFER.as_bytes()).unwrap();
+        let reoffer = |port: u16, extra: &str, version: u32| {
+            OFFER
+                .replace("2353687637", &version.to_string())
+                .replace("m=audio 6000", &format!("m=audio {port}"))
+                + extra
+        };
+        // hold: we answer recvonly and send nothing
+        let (answer, remote) =
+            answer_reoffer(&mut sdp, reoffer(6000, "a=sendonly\r\n", 1).as_bytes()).unwrap();
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        assert!(text.contains("a=recvonly"), "{text}");
+        assert_eq!(remote, None);
+        // inactive
+        let (answer, remote) =
+            answer_reoffer(&mut sdp, reoffer(6000, "a=inactive\r\n", 2).as_bytes()).unwrap();
+        assert!(String::from_utf8_lossy(&answer).contains("a=inactive"));
+        assert_eq!(remote, None);
+        // resume at a new port
+        let (answer, remote) =
+            answer_reoffer(&mut sdp, reoffer(6010, "a=sendrecv\r\n", 3).as_bytes()).unwrap();
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        assert!(
+            !text.contains("a=recvonly") && !text.contains("a=inactive"),
+            "{text}"
+        );
+        assert!(text.contains("m=audio 30002 RTP/AVP 0"), "{text}");
+        assert_eq!(remote, Some("127.0.0.1:6010".parse().unwrap()));
+        // a re-offer without PCMU is refused and changes nothing
+        let pcma = reoffer(6020, "", 4)
+            .replace("RTP/AVP 0 101", "RTP/AVP 8")
+            .replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000");
+        assert!(answer_reoffer(&mut sdp, pcma.as_bytes()).is_err());
+        let (_, remote) = answer_reoffer(&mut sdp, reoffer(6010, "", 5).as_bytes()).unwrap();
+        assert_eq!(remote, Some("127.0.0.1:6010".parse().unwrap()));
     }
 
     #[test]
