@@ -10,6 +10,7 @@
 //!        Body(cached) ─► with_body ────────────────────────► send
 //!        Run(job) ─► RelayHandle: create_call / offer / answer ─► with_body ─► send
 //! the first answer relayed, [recording] enabled ─► RelayHandle::start_recording (WAV per call)
+//! a browser call's answer bridged, [recording] enabled ─► WebRtcHandle::record (the same file naming)
 //! CallEvent::Ended ─► Anchor::end ─► call_stats (CDR summary, recording URL) ─► delete
 //! RelayEvent::MediaTimeout on both legs ─► delete (the SIP call goes on)
 //! ```
@@ -78,7 +79,8 @@ pub struct Prepared(Inner);
 enum Inner {
     Ready(Transmit),
     Run(Box<Pending>),
-    Web(Box<(Transmit, voip_sip::Message, WebPlan)>),
+    /// The bool: record the call (not one the IVR records itself).
+    Web(Box<(Transmit, voip_sip::Message, WebPlan, bool)>),
 }
 
 #[derive(Debug)]
@@ -162,8 +164,8 @@ impl Anchor {
         }
     }
 
-    /// Records relayed calls as `settings` say (creates the directory).
-    /// Browser calls and calls with the IVR are not recorded.
+    /// Records relayed and bridged browser calls as `settings` say
+    /// (creates the directory). Calls with the IVR are recorded by the IVR.
     pub fn set_recording(&mut self, settings: RecordingSettings) -> Result<(), String> {
         if !settings.enabled {
             self.recording = None;
@@ -230,7 +232,10 @@ impl Anchor {
                     transmit.contents = with_body(message, body);
                     return Prepared(Inner::Ready(transmit));
                 }
-                Some(plan) => return Prepared(Inner::Web(Box::new((transmit, message, plan)))),
+                Some(plan) => {
+                    let record = !bypass(&facts.call_id);
+                    return Prepared(Inner::Web(Box::new((transmit, message, plan, record))));
+                }
             }
         }
         match self.exchanges.plan(&facts, || bypass(&facts.call_id)) {
@@ -279,8 +284,8 @@ impl Anchor {
     }
 
     /// Runs a browser call's bridge command and puts its SDP in the message.
-    async fn bridge(&mut self, web: (Transmit, voip_sip::Message, WebPlan)) -> Transmit {
-        let (mut transmit, message, plan) = web;
+    async fn bridge(&mut self, web: (Transmit, voip_sip::Message, WebPlan, bool)) -> Transmit {
+        let (mut transmit, message, plan, record) = web;
         let Some(webrtc) = &self.webrtc else {
             return transmit;
         };
@@ -307,6 +312,9 @@ impl Anchor {
             Ok(body) => {
                 self.browsers.complete(&call_id, opened, Some(body.clone()));
                 transmit.contents = with_body(message, body);
+                if !opened && record {
+                    self.record_browser_call(&call_id).await;
+                }
             }
             Err(error) => {
                 metrics::counter!("voip_webrtc_errors_total").increment(1);
@@ -316,6 +324,32 @@ impl Anchor {
             }
         }
         transmit
+    }
+
+    /// Starts recording a bridged browser call (at its answer), named and
+    /// linked as a relayed call's.
+    async fn record_browser_call(&mut self, call_id: &str) {
+        let (Some(settings), Some(webrtc)) = (&self.recording, &self.webrtc) else {
+            return;
+        };
+        if self.recorded.contains_key(call_id) {
+            return;
+        }
+        let path = settings.path_for(call_id);
+        let Some(url) = url_for(&path) else {
+            return;
+        };
+        match webrtc.record(call_id, path.clone(), settings.options).await {
+            Ok(()) => {
+                metrics::counter!("voip_recordings_total").increment(1);
+                tracing::info!(%call_id, path = %path.display(), "recording the browser call");
+                self.recorded.insert(call_id.to_owned(), url);
+            }
+            Err(error) => {
+                metrics::counter!("voip_recording_errors_total").increment(1);
+                tracing::warn!(%call_id, path = %path.display(), %error, "recording not started");
+            }
+        }
     }
 
     async fn run(&mut self, job: &Job) -> Result<Option<Bytes>, DriverError> {
@@ -362,12 +396,13 @@ impl Anchor {
     pub async fn end(&mut self, call_id: &str) -> Option<MediaSummary> {
         if self.browsers.remove(call_id) {
             self.failed.remove(call_id);
+            let recording = self.recorded.remove(call_id);
             let stats = self.webrtc.as_ref()?.close(call_id).await?;
             let summary = MediaSummary {
                 call_id: call_id.to_owned(),
                 codecs: stats.codecs,
                 legs: stats.legs,
-                recording: None,
+                recording,
             };
             log_summary(&summary);
             return Some(summary);

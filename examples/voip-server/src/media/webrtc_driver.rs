@@ -12,12 +12,20 @@
 //!      └──────── WebRtcCallEvent ◄───────┘  (Connected, Failed{reason}, Closed)
 //! ```
 //!
+//! Recording (`[recording] enabled`, asked by the anchor at the call's
+//! answer, [`WebRtcHandle::record`]): one bridge of the call taps both
+//! directions (`WebRtcBridge::start_recording`; the first bridge, whose
+//! browser is the caller unless a phone called a browser) and this task
+//! writes what it hands out with the relay's `RecordingWriter`: a stereo
+//! WAV, left the caller, right the callee, as for a relayed call.
+//!
 //! Only this task reads the clock (one `sleep_until` for the earliest
 //! bridge deadline). The plain side latches: RTP goes to where the phone
 //! sends from once it has sent (symmetric RTP through NAT), else to its SDP.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -26,7 +34,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use voip_core::Rng;
-use voip_media::relay::LegStats;
+use voip_media::relay::{LegStats, RecordingEvent, RecordingOptions, RecordingWriter, Side};
 use voip_media::webrtc::{
     BridgeConfig, BridgeEvent, FailReason, LocalCandidate, WebRtcAudioCodec, WebRtcBridge,
     WebRtcConfig,
@@ -82,6 +90,7 @@ enum Command {
     Open(String, Shape, Bytes, Reply<Result<Bytes, String>>),
     Answer(String, Bytes, Reply<Result<Bytes, String>>),
     Close(String, Reply<Option<BridgedStats>>),
+    Record(String, PathBuf, RecordingOptions, Reply<Result<(), String>>),
 }
 
 #[derive(Debug)]
@@ -125,6 +134,7 @@ impl WebRtcHandle {
             events: event_tx,
             reader,
             low,
+            writer: RecordingWriter::new(),
         };
         tokio::spawn(task.run(command_rx, inbound));
         Ok(Self {
@@ -165,6 +175,19 @@ impl WebRtcHandle {
         self.ask(|r| Command::Close(call_id.to_owned(), r))
             .await
             .flatten()
+    }
+
+    /// Starts recording an answered call to `path` (created or
+    /// truncated): both directions, on one bridge of the call.
+    pub async fn record(
+        &self,
+        call_id: &str,
+        path: PathBuf,
+        options: RecordingOptions,
+    ) -> Result<(), String> {
+        self.ask(|r| Command::Record(call_id.to_owned(), path, options, r))
+            .await
+            .unwrap_or_else(|| Err("the webrtc task stopped".into()))
     }
 
     /// The next event.
@@ -220,6 +243,8 @@ struct Call {
     shape: Shape,
     slots: Vec<Slot>,
     failed: bool,
+    /// The file it is recorded to.
+    recording: Option<PathBuf>,
 }
 
 struct Task {
@@ -235,6 +260,8 @@ struct Task {
     reader: JoinHandle<()>,
     next_port: u16,
     low: u16,
+    /// The recordings of bridged calls.
+    writer: RecordingWriter,
 }
 
 fn codec_name(codec: WebRtcAudioCodec) -> &'static str {
@@ -277,6 +304,9 @@ impl Task {
         for id in ids {
             self.close(&id).await;
         }
+        for done in self.writer.finish_all() {
+            tracing::debug!(call_id = %done.call, path = %done.path.display(), "recording finished at shutdown");
+        }
     }
 
     async fn command(&mut self, command: Command) {
@@ -294,7 +324,49 @@ impl Task {
             Command::Close(call_id, reply) => {
                 let _ = reply.send(self.close(call_id.as_str()).await);
             }
+            Command::Record(call_id, path, options, reply) => {
+                let id: Arc<str> = call_id.as_str().into();
+                let _ = reply.send(self.record(&id, path, options));
+            }
         }
+    }
+
+    /// Opens the call's file and starts the tap of its first bridge:
+    /// its browser is the caller (left), but when a phone called a
+    /// browser; with two browsers its plain side carries the callee's
+    /// audio from the other bridge.
+    fn record(
+        &mut self,
+        id: &Arc<str>,
+        path: PathBuf,
+        options: RecordingOptions,
+    ) -> Result<(), String> {
+        let call = self.calls.get_mut(id).ok_or("no such call")?;
+        if call.recording.is_some() {
+            return Err("the call is recorded already".into());
+        }
+        let browser = match call.shape {
+            Shape::PlainToBrowser => Side::B,
+            Shape::BrowserToPlain | Shape::BrowserToBrowser => Side::A,
+        };
+        let slot = call.slots.first_mut().ok_or("the call has no bridge")?;
+        self.writer
+            .open(id.clone(), &path, options)
+            .map_err(|e| format!("cannot record to {}: {e}", path.display()))?;
+        let started =
+            slot.bridge
+                .start_recording(Instant::now(), id, options.sample_rate(), browser);
+        if let Err(e) = started {
+            // Close the file just created.
+            self.writer.handle(RecordingEvent::Stopped {
+                call: id.clone(),
+                end: 0,
+                stats: Default::default(),
+            });
+            return Err(e.to_string());
+        }
+        call.recording = Some(path);
+        Ok(())
     }
 
     fn plain_socket(&mut self, id: &Arc<str>) -> Result<PlainSocket, String> {
@@ -398,6 +470,7 @@ impl Task {
             shape,
             slots,
             failed: false,
+            recording: None,
         };
         match body {
             Ok(body) => {
@@ -437,6 +510,7 @@ impl Task {
             slot.bridge.close(now, wall);
         }
         flush(self.socket.clone(), &mut call).await;
+        write_recording(&mut self.writer, &mut call);
         let side = |slot: &Slot, browser: bool| {
             let mut stats = LegStats::default();
             let codecs = slot.bridge.codecs();
@@ -550,6 +624,7 @@ impl Task {
             return;
         };
         let events = flush(self.socket.clone(), &mut call).await;
+        write_recording(&mut self.writer, &mut call);
         for event in events {
             let event = match event {
                 BridgeEvent::Connected => {
@@ -637,6 +712,31 @@ async fn flush(socket: Arc<UdpSocket>, call: &mut Call) -> Vec<BridgeEvent> {
         }
     }
     events
+}
+
+/// Hands what the call's recording tap decoded to the writer.
+fn write_recording(writer: &mut RecordingWriter, call: &mut Call) {
+    for slot in &mut call.slots {
+        while let Some(event) = slot.bridge.poll_recording() {
+            let Some(done) = writer.handle(event) else {
+                continue;
+            };
+            match done.error {
+                None => tracing::info!(
+                    call_id = %done.call,
+                    path = %done.path.display(),
+                    samples = done.samples,
+                    "browser call recorded"
+                ),
+                Some(error) => tracing::warn!(
+                    call_id = %done.call,
+                    path = %done.path.display(),
+                    %error,
+                    "recording finished with a write error"
+                ),
+            }
+        }
+    }
 }
 
 /// A non-blocking tokio UDP socket, bound synchronously.

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,11 +18,13 @@ use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use voip_core::{AudioFrame, Transmit, TransportProtocol};
 use voip_media::codec::{ulaw_decode, ulaw_encode};
+use voip_media::relay::RecordingOptions;
 use voip_media::{AudioDecoder, AudioEncoder, Codec, OpusConfig};
 
-use super::anchor::{Anchor, AnchorEvent};
+use super::anchor::{Anchor, AnchorEvent, MediaSummary};
 use super::config::{MediaEntry, MediaSettings, resolve};
 use super::message::{audio_address, parse};
+use super::recording::RecordingSettings;
 
 fn settings(ports: &str) -> MediaSettings {
     let entry: MediaEntry = toml::from_str(&format!(
@@ -39,13 +42,71 @@ fn settings(ports: &str) -> MediaSettings {
     .unwrap()
 }
 
-fn tone(rate: u32, samples: usize, start: usize) -> Vec<i16> {
+fn tone_at(rate: u32, samples: usize, start: usize, hz: f64) -> Vec<i16> {
     (start..start + samples)
         .map(|n| {
-            (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * n as f64 / f64::from(rate)).sin())
-                as i16
+            (8000.0 * (2.0 * std::f64::consts::PI * hz * n as f64 / f64::from(rate)).sin()) as i16
         })
         .collect()
+}
+
+/// Power at `hz` relative to total power (Goertzel), 0..1.
+fn tone_share(samples: &[i16], rate: u32, hz: f64) -> f64 {
+    let k = 2.0 * (2.0 * std::f64::consts::PI * hz / f64::from(rate)).cos();
+    let (mut s1, mut s2, mut total) = (0.0f64, 0.0f64, 0.0f64);
+    for &x in samples {
+        let x = f64::from(x);
+        total += x * x;
+        let s = x + k * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    let power = s1 * s1 + s2 * s2 - k * s1 * s2;
+    power * 2.0 / (samples.len() as f64 * total.max(1.0))
+}
+
+/// Records to a directory of its own (removed first).
+fn record_to(anchor: &mut Anchor, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("voip-webrtc-rec-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    anchor
+        .set_recording(RecordingSettings {
+            enabled: true,
+            dir: dir.clone(),
+            options: RecordingOptions::default(),
+        })
+        .unwrap();
+    dir
+}
+
+/// The call's summary links its WAV; the file is stereo at 16 kHz, the
+/// caller's tone on the left, the callee's on the right.
+fn check_recording(dir: &Path, summary: &MediaSummary, left_hz: f64, right_hz: f64) {
+    assert_eq!(
+        summary.recording.as_deref(),
+        Some("/recordings/call-w.wav"),
+        "{summary:?}"
+    );
+    let bytes = std::fs::read(dir.join("call-w.wav")).unwrap();
+    let wav = voip_media::audio::Wav::parse(&bytes).unwrap();
+    assert_eq!((wav.channels, wav.sample_rate), (2, 16000));
+    let left: Vec<i16> = wav.samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = wav.samples.iter().skip(1).step_by(2).copied().collect();
+    for (name, channel, own, other) in [
+        ("left", &left, left_hz, right_hz),
+        ("right", &right, right_hz, left_hz),
+    ] {
+        let loud = channel.iter().filter(|s| s.abs() > 2000).count();
+        assert!(loud > 4000, "the {name} channel has {loud} loud samples");
+        let share = tone_share(channel, 16000, own);
+        assert!(share > 0.5, "{own} Hz share of the {name} channel {share}");
+        let share = tone_share(channel, 16000, other);
+        assert!(
+            share < 0.1,
+            "{other} Hz share of the {name} channel {share}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn rms(samples: &[i16]) -> f64 {
@@ -65,6 +126,7 @@ struct Browser {
     encoder: Box<dyn AudioEncoder>,
     timeout: Instant,
     sent: usize,
+    hz: f64,
 }
 
 impl Browser {
@@ -88,6 +150,7 @@ impl Browser {
             encoder: opus.new_encoder().unwrap(),
             timeout: now,
             sent: 0,
+            hz: 440.0,
         }
     }
 
@@ -139,7 +202,7 @@ impl Browser {
         let Some(mid) = self.mid.filter(|_| self.connected) else {
             return;
         };
-        let frame = AudioFrame::mono(48000, tone(48000, 960, self.sent * 960));
+        let frame = AudioFrame::mono(48000, tone_at(48000, 960, self.sent * 960, self.hz));
         let payload = self.encoder.encode(&frame).unwrap();
         let Some(writer) = self.rtc.writer(mid) else {
             return;
@@ -163,6 +226,7 @@ struct Phone {
     to: Option<SocketAddr>,
     heard: Vec<i16>,
     seq: u16,
+    hz: f64,
 }
 
 impl Phone {
@@ -172,6 +236,7 @@ impl Phone {
             to: None,
             heard: Vec::new(),
             seq: 0,
+            hz: 440.0,
         }
     }
 
@@ -186,7 +251,7 @@ impl Phone {
         packet.extend_from_slice(&(u32::from(self.seq) * 160).to_be_bytes());
         packet.extend_from_slice(&[0x12, 0x34, 0x56, 0x78]);
         packet.extend(
-            tone(8000, 160, usize::from(self.seq) * 160)
+            tone_at(8000, 160, usize::from(self.seq) * 160, self.hz)
                 .iter()
                 .map(|&s| ulaw_encode(s)),
         );
@@ -298,8 +363,10 @@ async fn run(
 #[tokio::test]
 async fn browser_calls_a_pcmu_phone_and_audio_crosses_both_ways() {
     let mut anchor = Anchor::start(&settings("42400-42419")).unwrap().unwrap();
+    let dir = record_to(&mut anchor, "b2p");
     let mut browser = Browser::new().await;
     let mut phone = Phone::new().await;
+    phone.hz = 1000.0;
     let (offer, pending) = browser.offer();
     let invite = sip(
         "INVITE sip:1002@h SIP/2.0",
@@ -369,14 +436,18 @@ async fn browser_calls_a_pcmu_phone_and_audio_crosses_both_ways() {
         summary.legs[0].packets_in > 0 && summary.legs[1].packets_in > 0,
         "{summary:?}"
     );
+    // Recorded: left the browser (the caller), right the phone.
+    check_recording(&dir, &summary, 440.0, 1000.0);
     assert!(anchor.end("call-w").await.is_none());
 }
 
 #[tokio::test]
 async fn browser_calls_a_browser_through_the_server() {
     let mut anchor = Anchor::start(&settings("42420-42439")).unwrap().unwrap();
+    let dir = record_to(&mut anchor, "b2b");
     let mut caller = Browser::new().await;
     let mut callee = Browser::new().await;
+    callee.hz = 1000.0;
     let (offer, pending) = caller.offer();
     let invite = sip(
         "INVITE sip:1002@h SIP/2.0",
@@ -423,6 +494,9 @@ async fn browser_calls_a_browser_through_the_server() {
     }
     let summary = anchor.end("call-w").await.unwrap();
     assert_eq!(summary.codecs, [Some("opus".into()), Some("opus".into())]);
+    // One file for the call (recorded on one of the two bridges), a
+    // browser in each channel.
+    check_recording(&dir, &summary, 440.0, 1000.0);
 }
 
 #[tokio::test]
@@ -492,8 +566,10 @@ async fn a_wrong_fingerprint_hangs_the_call_up_both_ways() {
 #[tokio::test]
 async fn a_pcmu_phone_calls_a_browser() {
     let mut anchor = Anchor::start(&settings("42460-42479")).unwrap().unwrap();
+    let dir = record_to(&mut anchor, "p2b");
     let mut browser = Browser::new().await;
     let mut phone = Phone::new().await;
+    phone.hz = 1000.0;
     let offer = format!(
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0 101\r\n\
          a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n",
@@ -550,4 +626,43 @@ async fn a_pcmu_phone_calls_a_browser() {
     assert!(rms(&phone.heard[phone.heard.len() - 4000..]) > 1000.0);
     let summary = anchor.end("call-w").await.unwrap();
     assert_eq!(summary.codecs, [Some("PCMU".into()), Some("opus".into())]);
+    // Left the phone (the caller), right the browser.
+    check_recording(&dir, &summary, 1000.0, 440.0);
+}
+
+#[tokio::test]
+async fn a_browser_call_the_ivr_records_is_not_recorded_twice() {
+    let mut anchor = Anchor::start(&settings("42480-42499")).unwrap().unwrap();
+    let dir = record_to(&mut anchor, "ivr");
+    let mut browser = Browser::new().await;
+    let phone = Phone::new().await;
+    let (offer, _pending) = browser.offer();
+    let invite = sip(
+        "INVITE sip:9999@h SIP/2.0",
+        false,
+        TransportProtocol::Udp,
+        "sip:x@df.invalid;transport=ws",
+        offer.as_bytes(),
+    );
+    let _ = through(&mut anchor, invite).await;
+    let answer = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\n",
+        phone.port()
+    );
+    let ok = sip(
+        "SIP/2.0 200 OK",
+        true,
+        TransportProtocol::Ws,
+        "sip:9999@127.0.0.1:5080",
+        answer.as_bytes(),
+    );
+    // the IVR's call (the proxy's `bypass` says so): the IVR records it
+    let prepared = anchor.prepare(ok, |id| id == "call-w");
+    let out = anchor.rewrite(prepared).await;
+    let body = parse(&out.contents).unwrap().body().clone();
+    assert!(String::from_utf8_lossy(&body).contains("UDP/TLS/RTP/SAVPF"));
+    let summary = anchor.end("call-w").await.unwrap();
+    assert_eq!(summary.recording, None);
+    assert!(!dir.join("call-w.wav").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }
