@@ -1,7 +1,8 @@
-//! The `[recording]` settings and the naming of recordings: relayed calls
-//! are recorded to a WAV file per call (left the caller, right the callee,
-//! or mono), named after the Call-ID, served at `GET /recordings/{file}`
-//! and linked from the call record (`call_logs.recording_url`).
+//! The `[recording]` settings and the naming of recordings: relayed and
+//! bridged browser calls are recorded to a WAV file per call (left the
+//! caller, right the callee, or mono), named after the Call-ID, served at
+//! `GET /recordings/{file}` and linked from the call record
+//! (`call_logs.recording_url`).
 //!
 //! ```toml
 //! [recording]
@@ -27,7 +28,7 @@ pub const URL_PREFIX: &str = "/recordings/";
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordingEntry {
-    /// Record relayed calls [default: false].
+    /// Record relayed and browser calls [default: false].
     pub enabled: Option<bool>,
     /// Where the files go [default: DATA_DIR/recordings].
     pub dir: Option<PathBuf>,
@@ -40,7 +41,7 @@ pub struct RecordingEntry {
 /// The resolved `[recording]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingSettings {
-    /// Whether relayed calls are recorded.
+    /// Whether relayed and browser calls are recorded.
     pub enabled: bool,
     /// The directory of the files.
     pub dir: PathBuf,
