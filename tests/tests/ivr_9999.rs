@@ -136,6 +136,60 @@ fn caller_holds_resumes_and_refreshes_the_ivr_call() {
     );
 }
 
+/// A caller whose INVITE carries no SDP (late offer,
+/// tests/sipp/ivr_late_offer.xml): the IVR offers PCMU in its 200, the ACK
+/// answers, and the prompt's RTP reaches the port of that answer.
+#[test]
+#[ignore = "needs the release voip-server binary, sipp and espeak-ng or Piper; run with --ignored"]
+fn a_late_offer_call_hears_the_prompt() {
+    if !require_program("sipp") {
+        return;
+    }
+    let mut server = Server::start_with_config(&format!("{TEST_USERS}{IVR_CONFIG}"));
+    let caller_port = free_udp_port();
+    register(&mut server, "1001", caller_port);
+    let mut probe = RtpProbe::start();
+    let rtp_port = probe.port();
+    let uac = Sipp::spawn(
+        "ivr-late-offer-1001",
+        server.addr("sip-udp"),
+        &scenario("ivr_late_offer.xml"),
+        &strings(&[
+            "-key",
+            "ext",
+            "1001",
+            "-key",
+            "pass",
+            "secret1001",
+            "-key",
+            "rtp_port",
+            &rtp_port.to_string(),
+            "-auth_uri",
+            "9999@localhost",
+            "-p",
+            &caller_port.to_string(),
+            "-m",
+            "1",
+            "-recv_timeout",
+            "30s",
+            "-timeout",
+            "60s",
+            "-timeout_error",
+        ]),
+    );
+    let run = uac.wait(Duration::from_secs(90));
+    probe.stop();
+    run.assert_all_succeeded(&mut server, 1);
+    let (all, speech) = probe.counts();
+    println!("caller received {all} PCMU packets, {speech} with speech");
+    // 3 s on the line: the prompt reached the answer's port
+    assert!(
+        all >= 75 && speech >= 25,
+        "prompt RTP after the ACK's answer: {all} packets, {speech} loud\n{}",
+        voip_tests::sipp::tail(&server.log(), 40)
+    );
+}
+
 /// The whole flow; the records go to `pg` when given, else to SQLite.
 fn ivr_flow(pg: Option<&Postgres>) {
     let mut config = format!("{TEST_USERS}{IVR_CONFIG}");

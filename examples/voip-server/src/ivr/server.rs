@@ -369,7 +369,7 @@ impl IvrServer {
                 UaEvent::Acked {
                     dialog,
                     body: answer,
-                } => self.acked(dialog, answer),
+                } => self.acked(now, dialog, answer),
                 UaEvent::Message { id, .. } | UaEvent::TransferRequested { id, .. } => {
                     let _ = self.ua.respond(now, id, StatusCode::NOT_IMPLEMENTED, None);
                 }
@@ -398,7 +398,7 @@ impl IvrServer {
         };
         let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
         let mut sdp = self.sdp_session(port);
-        let answer = match answer_offer(&mut sdp, &request.body) {
+        let answer = match answer_or_offer(&mut sdp, &request.body) {
             Ok(answer) => answer,
             Err(reason) => {
                 tracing::info!(%caller, "ivr call refused: {reason}");
@@ -521,9 +521,10 @@ impl IvrServer {
         let _ = self.ua.respond(now, id, status, answer);
     }
 
-    /// The ACK of a 2xx: after a re-INVITE without offer it carries the
-    /// caller's answer to ours.
-    fn acked(&mut self, dialog: DialogId, answer: Option<Body>) {
+    /// The ACK of a 2xx: after an INVITE or re-INVITE without offer it
+    /// carries the caller's answer to ours. A new call whose ACK brings no
+    /// usable answer has no session: it is ended (RFC 3261 §13.2.1).
+    fn acked(&mut self, now: Instant, dialog: DialogId, answer: Option<Body>) {
         let Some(call) = self
             .dialogs
             .get(&dialog)
@@ -545,8 +546,14 @@ impl IvrServer {
         });
         match remote {
             Some(remote) => call.media.send(MediaCommand::CallerRemote(remote)),
-            // no usable answer: the previous session stays in force
-            None => call.sdp.rollback(),
+            None => {
+                call.sdp.rollback();
+                if call.sdp.local_description().is_none() {
+                    tracing::info!(call = %call.call_id, "late-offer call without answer in the ACK: ended");
+                    let _ = self.ua.bye(now, dialog);
+                }
+                // else: the previous session stays in force
+            }
         }
     }
 
@@ -863,6 +870,22 @@ impl Answer {
     }
 }
 
+/// The SDP of our 200 to a new call: the answer to the caller's offer, or
+/// (late offer, RFC 3261 §13.2.1) our offer, answered in the ACK; until
+/// then the call sends nothing, and keys come as telephone-event 101, the
+/// type we offer.
+fn answer_or_offer(sdp: &mut SdpSession, offer: &[u8]) -> Result<Answer, String> {
+    if !offer.is_empty() {
+        return answer_offer(sdp, offer);
+    }
+    let body = sdp.create_offer().map_err(|e| e.to_string())?;
+    Ok(Answer {
+        sdp: body,
+        remote: None,
+        telephone_event: Some((101, 8000)),
+    })
+}
+
 /// Answers `offer` with PCMU (and telephone-event when offered); refuses
 /// an INVITE without offer or without PCMU.
 fn answer_offer(sdp: &mut SdpSession, offer: &[u8]) -> Result<Answer, String> {
@@ -946,6 +969,20 @@ mod tests {
         assert!(text.contains("c=IN IP4 127.0.0.1"), "{text}");
         assert_eq!(answer.remote, Some("127.0.0.1:6000".parse().unwrap()));
         assert_eq!(answer.telephone_event, Some((101, 8000)));
+    }
+
+    #[test]
+    fn a_late_offer_call_gets_our_offer_and_its_answer_sets_the_media() {
+        let mut sdp = session(30002);
+        let offer = answer_or_offer(&mut sdp, b"").unwrap();
+        let text = String::from_utf8_lossy(&offer.sdp).into_owned();
+        assert!(text.contains("m=audio 30002 RTP/AVP 0 101"), "{text}");
+        assert!(text.contains("a=rtpmap:101 telephone-event/8000"), "{text}");
+        assert_eq!(offer.remote, None);
+        assert_eq!(offer.telephone_event, Some((101, 8000)));
+        let negotiated = sdp.handle_answer(OFFER.as_bytes()).unwrap();
+        let audio = negotiated.iter().find(|m| m.accepted).unwrap();
+        assert_eq!(audio.remote_rtp, Some("127.0.0.1:6000".parse().unwrap()));
     }
 
     #[test]
