@@ -454,10 +454,7 @@ mod tests {
         assert_eq!(d.remote_target().to_string(), "sip:bob@192.0.2.2:5062");
         assert_eq!(d.local_seq(), Some(10));
         let ack = d.request_with_seq(Method::Ack, 10);
-        assert_eq!(
-            ack.headers.get(&Known::CSeq.into()).unwrap(),
-            b"10 ACK"
-        );
+        assert_eq!(ack.headers.get(&Known::CSeq.into()).unwrap(), b"10 ACK");
         let mut d = d;
         assert_eq!(
             d.new_request(Method::Bye, 1).cseq().unwrap().unwrap().seq,

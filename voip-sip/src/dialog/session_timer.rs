@@ -290,10 +290,7 @@ mod tests {
         );
         let mut out = Headers::new();
         uac_request_headers(1800, 90, &mut out);
-        assert_eq!(
-            out.get(&Known::SessionExpires.into()).unwrap(),
-            b"1800"
-        );
+        assert_eq!(out.get(&Known::SessionExpires.into()).unwrap(), b"1800");
         assert_eq!(out.get(&Known::MinSe.into()).unwrap(), b"90");
     }
 }

@@ -732,10 +732,7 @@ mod tests {
         h.push(Known::Contact, "b");
         h.set(Known::Contact.into(), "c");
         assert_eq!(h.count(&Known::Contact.into()), 1);
-        assert_eq!(
-            h.get(&Known::Contact.into()),
-            Some(&b"c"[..])
-        );
+        assert_eq!(h.get(&Known::Contact.into()), Some(&b"c"[..]));
         assert_eq!(
             h.iter().next().map(|h| h.name.clone()),
             Some(Known::Contact.into())

@@ -468,10 +468,7 @@ mod tests {
         let Message::Request(r) = m else { panic!() };
         assert_eq!(r.method, Method::Invite);
         assert_eq!(&r.body[..], b"body");
-        assert_eq!(
-            r.headers.get(&Known::Subject.into()),
-            Some(&b"a b"[..])
-        );
+        assert_eq!(r.headers.get(&Known::Subject.into()), Some(&b"a b"[..]));
     }
 
     #[test]

@@ -401,10 +401,7 @@ fn session_interval_too_small_is_retried_with_the_min_se() {
         retry.headers.get(&Known::SessionExpires.into()).unwrap(),
         b"300"
     );
-    assert_eq!(
-        retry.headers.get(&Known::MinSe.into()).unwrap(),
-        b"300"
-    );
+    assert_eq!(retry.headers.get(&Known::MinSe.into()).unwrap(), b"300");
     assert_eq!(sim.ua(0).session_timer(da).unwrap().interval, 300);
     assert_eq!(sim.ua(1).session_timer(db).unwrap().interval, 300);
     // the callee saw one call, not two
