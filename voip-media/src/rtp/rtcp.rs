@@ -145,15 +145,38 @@ pub fn validate_compound(datagram: &[u8]) -> Result<usize, RtcpError> {
 }
 
 /// Parses a compound RTCP datagram (after SRTCP unprotect).
+///
+/// Only SR, RR, SDES and BYE go through the `rtcp` crate, one packet at a
+/// time; every other type (APP, feedback, XR) is kept by type without
+/// being parsed: this stack does not interpret them, and some of the
+/// crate's parsers for them index past the packet on hostile input (a FIR
+/// whose entries do not fill its length, a REMB whose SSRC count exceeds
+/// it) and panic.
 pub fn parse_compound(datagram: &[u8]) -> Result<Vec<RtcpPacket>, RtcpError> {
     validate_compound(datagram)?;
-    let mut buf = datagram;
-    let packets =
-        rtcp::packet::unmarshal(&mut buf).map_err(|e| RtcpError::Malformed(e.to_string()))?;
-    Ok(packets
-        .iter()
-        .map(|p| convert(p.as_any(), p.header().packet_type as u8))
-        .collect())
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while let Some(header) = datagram.get(offset..offset + 4) {
+        let len = (usize::from(u16::from_be_bytes([header[2], header[3]])) + 1) * 4;
+        let packet = datagram
+            .get(offset..offset + len)
+            .ok_or(RtcpError::BadLength)?;
+        let packet_type = header[1];
+        if (200..=203).contains(&packet_type) {
+            let mut buf = packet;
+            let parsed = rtcp::packet::unmarshal(&mut buf)
+                .map_err(|e| RtcpError::Malformed(e.to_string()))?;
+            out.extend(
+                parsed
+                    .iter()
+                    .map(|p| convert(p.as_any(), p.header().packet_type as u8)),
+            );
+        } else {
+            out.push(RtcpPacket::Other { packet_type });
+        }
+        offset += len;
+    }
+    Ok(out)
 }
 
 fn convert(any: &(dyn Any + Send + Sync), packet_type: u8) -> RtcpPacket {
@@ -386,6 +409,29 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = parse_compound(&bytes);
+        }
+
+        #[test]
+        fn feedback_packets_the_crate_misparses_are_kept_by_type(
+            words in 2u16..10, fill in any::<u8>(), remb_count in 0u8..=255,
+        ) {
+            // FIR (PT 206, FMT 4) whose entries do not fill its length, and
+            // REMB (FMT 15) claiming more SSRCs than it holds: kept by type.
+            let mut fir = vec![0x84, 206];
+            fir.extend_from_slice(&words.to_be_bytes());
+            fir.resize(4 + usize::from(words) * 4, fill);
+            prop_assert_eq!(
+                parse_compound(&fir),
+                Ok(vec![RtcpPacket::Other { packet_type: 206 }])
+            );
+            let mut remb = vec![0x8f, 206, 0, 4];
+            remb.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0]);
+            remb.extend_from_slice(b"REMB");
+            remb.extend_from_slice(&[remb_count, 0x10, 0, 0]);
+            prop_assert_eq!(
+                parse_compound(&remb),
+                Ok(vec![RtcpPacket::Other { packet_type: 206 }])
+            );
         }
 
         #[test]
