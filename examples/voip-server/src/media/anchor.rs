@@ -27,7 +27,8 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use voip_core::{Rng, Transmit};
 use voip_media::relay::{
-    DriverError, LegStats, OfferOptions, RelayDriver, RelayEvent, RelayHandle, Side, SocketMode,
+    DriverError, LegStats, OfferOptions, RecordingOptions, RelayDriver, RelayEvent, RelayHandle,
+    Side, SocketMode,
 };
 
 use super::config::{MediaSettings, TranscodeCodec};
@@ -177,23 +178,30 @@ impl Anchor {
         Ok(())
     }
 
-    /// Starts recording a relayed call (once, at its first answer).
-    async fn start_recording(&mut self, call_id: &str) {
-        let Some(settings) = &self.recording else {
-            return;
-        };
+    /// Where a call's recording goes (path, URL, options), unless
+    /// recording is off or the call already has one.
+    fn recording_target(
+        &self,
+        call_id: &str,
+    ) -> Option<(std::path::PathBuf, String, RecordingOptions)> {
+        let settings = self.recording.as_ref()?;
         if self.recorded.contains_key(call_id) {
-            return;
+            return None;
         }
         let path = settings.path_for(call_id);
-        let Some(url) = url_for(&path) else {
-            return;
-        };
-        match self
-            .relay
-            .start_recording(call_id, &path, settings.options)
-            .await
-        {
+        let url = url_for(&path)?;
+        Some((path, url, settings.options))
+    }
+
+    /// Counts and logs a recording start; links the call to its file.
+    fn recording_started<E: std::fmt::Display>(
+        &mut self,
+        call_id: &str,
+        path: &std::path::Path,
+        url: String,
+        started: Result<(), E>,
+    ) {
+        match started {
             Ok(()) => {
                 metrics::counter!("voip_recordings_total").increment(1);
                 tracing::info!(%call_id, path = %path.display(), "recording the call");
@@ -204,6 +212,15 @@ impl Anchor {
                 tracing::warn!(%call_id, path = %path.display(), %error, "recording not started");
             }
         }
+    }
+
+    /// Starts recording a relayed call (once, at its first answer).
+    async fn start_recording(&mut self, call_id: &str) {
+        let Some((path, url, options)) = self.recording_target(call_id) else {
+            return;
+        };
+        let started = self.relay.start_recording(call_id, &path, options).await;
+        self.recording_started(call_id, &path, url, started);
     }
 
     /// Reads an outgoing message and plans its SDP rewrite (no I/O yet).
@@ -329,27 +346,14 @@ impl Anchor {
     /// Starts recording a bridged browser call (at its answer), named and
     /// linked as a relayed call's.
     async fn record_browser_call(&mut self, call_id: &str) {
-        let (Some(settings), Some(webrtc)) = (&self.recording, &self.webrtc) else {
+        let Some(webrtc) = &self.webrtc else {
             return;
         };
-        if self.recorded.contains_key(call_id) {
-            return;
-        }
-        let path = settings.path_for(call_id);
-        let Some(url) = url_for(&path) else {
+        let Some((path, url, options)) = self.recording_target(call_id) else {
             return;
         };
-        match webrtc.record(call_id, path.clone(), settings.options).await {
-            Ok(()) => {
-                metrics::counter!("voip_recordings_total").increment(1);
-                tracing::info!(%call_id, path = %path.display(), "recording the browser call");
-                self.recorded.insert(call_id.to_owned(), url);
-            }
-            Err(error) => {
-                metrics::counter!("voip_recording_errors_total").increment(1);
-                tracing::warn!(%call_id, path = %path.display(), %error, "recording not started");
-            }
-        }
+        let started = webrtc.record(call_id, path.clone(), options).await;
+        self.recording_started(call_id, &path, url, started);
     }
 
     async fn run(&mut self, job: &Job) -> Result<Option<Bytes>, DriverError> {

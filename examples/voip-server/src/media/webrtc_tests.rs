@@ -267,6 +267,13 @@ impl Phone {
     }
 }
 
+/// A phone's PCMU answer with its media on `port`.
+fn pcmu_answer(port: u16) -> String {
+    format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\n"
+    )
+}
+
 fn sip(
     start: &str,
     to_tag: bool,
@@ -516,10 +523,7 @@ async fn a_wrong_fingerprint_hangs_the_call_up_both_ways() {
         &tampered,
     );
     let _ = through(&mut anchor, invite).await;
-    let answer = format!(
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\n",
-        phone.port()
-    );
+    let answer = pcmu_answer(phone.port());
     let ok = sip(
         "SIP/2.0 200 OK",
         true,
@@ -645,10 +649,7 @@ async fn a_browser_call_the_ivr_records_is_not_recorded_twice() {
         offer.as_bytes(),
     );
     let _ = through(&mut anchor, invite).await;
-    let answer = format!(
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\n",
-        phone.port()
-    );
+    let answer = pcmu_answer(phone.port());
     let ok = sip(
         "SIP/2.0 200 OK",
         true,
