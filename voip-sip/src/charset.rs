@@ -93,6 +93,26 @@ pub(crate) fn find(b: &[u8], byte: u8) -> Option<usize> {
     if b.len() >= 64 {
         return memchr::memchr(byte, b);
     }
+    find_swar(b, byte)
+}
+
+/// The first index of `byte` in `b` when it is likely near the start (a
+/// line end in the rest of a message): eight bytes at a time for the first
+/// 256 bytes, then `memchr`.
+#[inline]
+pub(crate) fn find_near(b: &[u8], byte: u8) -> Option<usize> {
+    const NEAR: usize = 256;
+    if b.len() <= NEAR {
+        return find_swar(b, byte);
+    }
+    match find_swar(&b[..NEAR], byte) {
+        Some(i) => Some(i),
+        None => memchr::memchr(byte, &b[NEAR..]).map(|i| NEAR + i),
+    }
+}
+
+#[inline(always)]
+fn find_swar(b: &[u8], byte: u8) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let pattern = LO * u64::from(byte);
@@ -184,6 +204,31 @@ mod tests {
                     }
                     let want = h.iter().position(|c| *c == x || *c == y);
                     assert_eq!(find2(&h, x, y), want, "{len} {x} {y} {at:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn find_near_matches_position() {
+        let hay: Vec<u8> = (0..600u32)
+            .map(|i| (i as u8).wrapping_mul(37) ^ 0x5a)
+            .collect();
+        for len in [0, 1, 7, 8, 9, 255, 256, 257, 300, 599] {
+            for byte in [0u8, b'\n', 0xff] {
+                let mut h = hay[..len].to_vec();
+                for at in [
+                    None,
+                    Some(len / 2),
+                    Some(len.saturating_sub(1)),
+                    Some(0),
+                    Some(256),
+                ] {
+                    if let Some(a) = at.filter(|a| *a < len) {
+                        h[a] = byte;
+                    }
+                    let want = h.iter().position(|c| *c == byte);
+                    assert_eq!(find_near(&h, byte), want, "{len} {byte} {at:?}");
                 }
             }
         }

@@ -195,7 +195,7 @@ s=-\r\n";
         );
         let contact = back.headers.typed::<Contact>().unwrap().unwrap();
         assert_eq!(
-            contact.address().map(|a| a.uri.to_bytes()),
+            contact.address().map(|a| a.uri().to_bytes()),
             Some(Bytes::from_static(
                 b"sip:alice@pc33.atlanta.example.com:5060"
             ))

@@ -103,7 +103,7 @@ pub fn check_request(req: &Request) -> Result<(), Rejection> {
         return Err(Rejection::bad("Bad Request (Body Without Content-Type)"));
     }
     if let Uri::Sip(u) = &req.uri {
-        if u.headers.is_some() {
+        if u.headers().is_some() {
             return Err(Rejection::bad("Bad Request (Headers In Request-URI)"));
         }
     }

@@ -42,10 +42,10 @@ fn sip_uri() -> impl Strategy<Value = SipUri> {
         .prop_map(|(secure, user, host, port, params)| {
             let mut u = SipUri::new(host);
             u.secure = secure;
-            u.user = user.map(Bytes::from);
+            u.set_user(user);
             u.port = port;
             for (n, v) in params {
-                u.params.set(&n, v.map(Bytes::from));
+                u.set_param(&n, v.map(Bytes::from));
             }
             u
         })
@@ -59,9 +59,9 @@ fn name_addr() -> impl Strategy<Value = NameAddr> {
     )
         .prop_map(|(display, uri, params)| {
             let mut a = NameAddr::new(Uri::Sip(uri));
-            a.display_name = display.map(Bytes::from);
+            a.set_display_name(display);
             for (n, v) in params {
-                a.params.set(&n, v.map(Bytes::from));
+                a.set_param(&n, v.map(Bytes::from));
             }
             a
         })
@@ -83,7 +83,7 @@ fn via() -> impl Strategy<Value = Via> {
                 &format!("z9hG4bK{branch}"),
             );
             if rport {
-                v.params.set("rport", None);
+                v.set_param("rport", None);
             }
             v
         })

@@ -139,8 +139,8 @@ fn ipv6_hosts_come_out_as_addresses() {
         panic!()
     };
     let u = req.uri.as_sip().unwrap();
-    assert_eq!(u.host.ip(), Some("2001:db8::10".parse().unwrap()));
+    assert_eq!(u.host().ip(), Some("2001:db8::10".parse().unwrap()));
     let via = req.via().unwrap().unwrap();
-    assert_eq!(via.host.ip(), Some("2001:db8::9:1".parse().unwrap()));
+    assert_eq!(via.host().ip(), Some("2001:db8::9:1".parse().unwrap()));
     assert_eq!(StatusCode::OK.as_u16(), 200);
 }

@@ -74,7 +74,7 @@ pub fn voip_sip(raw: &Bytes) -> Option<u64> {
     let length = h.typed::<ContentLength>()?.ok()?;
     let mut acc = mix(0, via.branch()?.len());
     acc = mix(acc, from.0.tag()?.len());
-    acc = mix(acc, to.0.uri.as_sip()?.user.as_ref()?.len());
+    acc = mix(acc, to.0.uri().as_sip()?.user()?.len());
     acc = mix(acc, call_id.0.len());
     acc = mix(
         acc,
@@ -82,7 +82,7 @@ pub fn voip_sip(raw: &Bytes) -> Option<u64> {
     );
     acc = mix(
         acc,
-        usize::from(contact.address()?.uri.as_sip()?.port.is_some()),
+        usize::from(contact.address()?.uri().as_sip()?.port.is_some()),
     );
     Some(mix(acc, length.0 as usize))
 }

@@ -115,11 +115,11 @@ fn contact_uri(headers: &crate::Headers) -> Option<Uri> {
     headers
         .typed::<Contact>()
         .and_then(Result::ok)
-        .and_then(|c| c.address().map(|a| a.uri.clone()))
+        .and_then(|c| c.address().map(|a| a.uri().clone()))
 }
 
 fn without_tag(mut addr: NameAddr) -> NameAddr {
-    addr.params.remove("tag");
+    addr.remove_param("tag");
     addr
 }
 
@@ -325,17 +325,17 @@ impl Dialog {
     pub fn request_with_seq(&self, method: Method, seq: u32) -> Request {
         let (uri, routes) = match self.route_set.first() {
             None => (self.remote_target.clone(), Vec::new()),
-            Some(first) if first.uri.as_sip().is_some_and(|u| u.is_loose_router()) => {
+            Some(first) if first.uri().as_sip().is_some_and(|u| u.is_loose_router()) => {
                 (self.remote_target.clone(), self.route_set.clone())
             }
             Some(first) => {
                 // strict router: it goes in the Request-URI, the remote
                 // target at the end of the Route
-                let mut uri = first.uri.clone();
+                let mut uri = first.uri().clone();
                 if let Uri::Sip(u) = &mut uri {
-                    u.headers = None;
+                    u.set_headers(None::<&[u8]>);
                     for p in ["method", "maddr", "ttl", "transport", "lr"] {
-                        u.params.remove(p);
+                        u.remove_param(p);
                     }
                 }
                 let mut routes: Vec<NameAddr> = self.route_set[1..].to_vec();
@@ -425,7 +425,7 @@ mod tests {
         let mut d = Dialog::new_uas(DialogId(1), &invite(), "b1").unwrap();
         assert_eq!(d.state(), DialogState::Early);
         assert_eq!(d.route_set().len(), 2);
-        assert_eq!(d.route_set()[0].uri.to_string(), "sip:p2.example;lr");
+        assert_eq!(d.route_set()[0].uri().to_string(), "sip:p2.example;lr");
         assert_eq!(d.remote_target().to_string(), "sip:alice@192.0.2.1");
         assert!(!d.accept_remote_seq(9));
         assert!(d.accept_remote_seq(10));
@@ -450,7 +450,7 @@ mod tests {
         let req = invite();
         let d = Dialog::new_uac(DialogId(2), &req, &ok(&req)).unwrap();
         assert_eq!(d.state(), DialogState::Confirmed);
-        assert_eq!(d.route_set()[0].uri.to_string(), "sip:p1.example;lr");
+        assert_eq!(d.route_set()[0].uri().to_string(), "sip:p1.example;lr");
         assert_eq!(d.remote_target().to_string(), "sip:bob@192.0.2.2:5062");
         assert_eq!(d.local_seq(), Some(10));
         let ack = d.request_with_seq(Method::Ack, 10);

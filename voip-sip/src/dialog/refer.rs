@@ -71,7 +71,7 @@ fn unescape(value: &[u8]) -> Vec<u8> {
 pub fn refer_to(target: &Uri, replaces: Option<&Replaces>) -> ReferTo {
     let mut uri = target.clone();
     if let (Uri::Sip(u), Some(r)) = (&mut uri, replaces) {
-        u.headers = Some(Bytes::from(format!("Replaces={}", escape(&r.to_bytes()))));
+        u.set_headers(Some(format!("Replaces={}", escape(&r.to_bytes()))));
     }
     ReferTo(crate::header::NameAddr::new(uri))
 }
@@ -79,10 +79,10 @@ pub fn refer_to(target: &Uri, replaces: Option<&Replaces>) -> ReferTo {
 /// Splits a received Refer-To into the target (without URI headers) and
 /// the Replaces it carries, if any (an invalid one is ignored).
 pub fn split_refer_to(refer_to: &ReferTo) -> (Uri, Option<Replaces>) {
-    let mut uri = refer_to.uri.clone();
+    let mut uri = refer_to.uri().clone();
     let mut replaces = None;
     if let Uri::Sip(u) = &mut uri {
-        if let Some(headers) = u.headers.take() {
+        if let Some(headers) = u.headers() {
             for pair in headers.split(|c| *c == b'&') {
                 let mut kv = pair.splitn(2, |c| *c == b'=');
                 let (Some(name), Some(value)) = (kv.next(), kv.next()) else {
@@ -92,6 +92,7 @@ pub fn split_refer_to(refer_to: &ReferTo) -> (Uri, Option<Replaces>) {
                     replaces = Replaces::parse(&Bytes::from(unescape(value))).ok();
                 }
             }
+            u.set_headers(None::<&[u8]>);
         }
     }
     (uri, replaces)

@@ -1,34 +1,125 @@
 //! `name-addr` / `addr-spec` headers: From, To, Contact, Route, Record-Route,
 //! Path, Refer-To, Referred-By, P-Asserted-Identity.
 
+use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::ops::{Deref, DerefMut};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::scan::{is_token_char, is_ws, parse_params_until, skip_quoted, trim};
+use super::scan::{is_token_char, is_ws, params_range, skip_quoted, trim};
 use super::{HeaderError, TypedHeader};
 use crate::message::{HeaderName, Known};
-use crate::uri::{Params, Uri};
+use crate::uri::{Params, ParamsRef, Uri};
 
 /// An address with an optional display name and header parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// The display name and parameters are ranges of the buffer the address
+/// lies in: a parsed name-addr holds one reference count in all. Read with
+/// [`display_name`](Self::display_name), [`uri`](Self::uri) and
+/// [`params`](Self::params); the `set_` methods write a fresh buffer.
+#[derive(Clone)]
 pub struct NameAddr {
-    /// The display name as received: the inside of a quoted string (escapes
-    /// kept) or the tokens of an unquoted one.
-    pub display_name: Option<Bytes>,
-    /// The address.
-    pub uri: Uri,
-    /// Header parameters after the address (`;tag=`, `;expires=`, ...).
-    pub params: Params,
+    uri: Uri,
+    /// `display_name` range in `uri.source()`; `has_display` tells an
+    /// empty quoted name (`""`) from none.
+    display: (u32, u32),
+    has_display: bool,
+    /// `;params` range in `uri.source()`.
+    params: (u32, u32),
 }
 
 impl NameAddr {
     /// An address without display name or parameters.
     pub fn new(uri: Uri) -> Self {
         Self {
-            display_name: None,
             uri,
-            params: Params::new(),
+            display: (0, 0),
+            has_display: false,
+            params: (0, 0),
+        }
+    }
+
+    /// The display name as received: the inside of a quoted string (escapes
+    /// kept) or the tokens of an unquoted one.
+    pub fn display_name(&self) -> Option<&[u8]> {
+        self.has_display
+            .then(|| &self.uri.source()[self.display.0 as usize..self.display.1 as usize])
+    }
+
+    /// The address.
+    #[inline]
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// Header parameters after the address (`;tag=`, `;expires=`, ...).
+    #[inline]
+    pub fn params(&self) -> ParamsRef<'_> {
+        ParamsRef::over(&self.uri.source()[self.params.0 as usize..self.params.1 as usize])
+    }
+
+    /// The address, taken out.
+    pub fn into_uri(self) -> Uri {
+        self.uri
+    }
+
+    /// Replaces the address.
+    pub fn set_uri(&mut self, uri: Uri) {
+        let display = self.display_name().map(<[u8]>::to_vec);
+        let params = self.params().as_bytes().to_vec();
+        *self = Self::build(display.as_deref(), &uri, &params);
+    }
+
+    /// Sets the display name (the inside of a quoted string, escaped).
+    pub fn set_display_name(&mut self, name: Option<impl AsRef<[u8]>>) {
+        let params = self.params().as_bytes().to_vec();
+        let uri = self.uri.clone();
+        *self = Self::build(name.as_ref().map(AsRef::as_ref), &uri, &params);
+    }
+
+    /// Sets or replaces a header parameter.
+    pub fn set_param(&mut self, name: &str, value: Option<Bytes>) {
+        let mut params = self.params().to_params();
+        params.set(name, value);
+        self.set_params(&params);
+    }
+
+    /// Removes a header parameter; returns whether it was there.
+    pub fn remove_param(&mut self, name: &str) -> bool {
+        let mut params = self.params().to_params();
+        let removed = params.remove(name);
+        if removed {
+            self.set_params(&params);
+        }
+        removed
+    }
+
+    /// Replaces all header parameters.
+    pub fn set_params(&mut self, params: &Params) {
+        let display = self.display_name().map(<[u8]>::to_vec);
+        let uri = self.uri.clone();
+        *self = Self::build(display.as_deref(), &uri, params.view().as_bytes());
+    }
+
+    /// Writes the parts into one fresh buffer.
+    fn build(display: Option<&[u8]>, uri: &Uri, params: &[u8]) -> Self {
+        let mut out = BytesMut::with_capacity(96);
+        let off = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let d = display.map(|d| {
+            out.extend_from_slice(d);
+            (0, off(d.len()))
+        });
+        let make_uri = uri.write_indexed(&mut out);
+        let ps = out.len();
+        out.extend_from_slice(params);
+        let pe = out.len();
+        let buf = out.freeze();
+        Self {
+            uri: make_uri(&buf),
+            display: d.unwrap_or((0, 0)),
+            has_display: d.is_some(),
+            params: (off(ps), off(pe)),
         }
     }
 
@@ -37,7 +128,8 @@ impl NameAddr {
         Self::parse_in(raw, 0, raw.len(), what)
     }
 
-    /// [`parse`](Self::parse) of `raw[start..end]`, parts sliced from `raw`.
+    /// [`parse`](Self::parse) of `raw[start..end]`, parts kept as ranges of
+    /// `raw`.
     pub(crate) fn parse_in(
         raw: &Bytes,
         start: usize,
@@ -49,12 +141,12 @@ impl NameAddr {
         if pos == end {
             return Err(HeaderError::Invalid(what));
         }
-        let mut display_name = None;
+        let mut display = None;
         let uri_start;
         let uri_end;
         if b[pos] == b'"' {
             let close = skip_quoted(b, pos).ok_or(HeaderError::Invalid(what))?;
-            display_name = Some(raw.slice(pos + 1..close - 1));
+            display = Some((pos + 1, close - 1));
             pos = close;
             while pos < end && is_ws(b[pos]) {
                 pos += 1;
@@ -62,7 +154,7 @@ impl NameAddr {
             if b.get(pos) != Some(&b'<') {
                 return Err(HeaderError::Invalid(what));
             }
-        } else {
+        } else if b[pos] != b'<' {
             // an unquoted display name: tokens and whitespace up to '<'
             let mut i = pos;
             while i < end && (is_token_char(b[i]) || is_ws(b[i])) {
@@ -71,7 +163,7 @@ impl NameAddr {
             if i < end && b[i] == b'<' {
                 let (ds, de) = trim(b, pos, i);
                 if de > ds {
-                    display_name = Some(raw.slice(ds..de));
+                    display = Some((ds, de));
                 }
                 pos = i;
             } else if crate::charset::find(&b[i..end], b'<').is_some() {
@@ -101,26 +193,32 @@ impl NameAddr {
             pos = e;
         }
         // the URI first, then the parameters (the order of the errors)
+        let uri = Uri::parse_range(raw, uri_start, uri_end)?;
+        let (ps, pe) = params_range(b, pos, end, what)?;
+        let off = |n: usize| u32::try_from(n).map_err(|_| HeaderError::Invalid(what));
+        let (ds, de) = display.unwrap_or((0, 0));
         Ok(Self {
-            display_name,
-            uri: Uri::parse_range(raw, uri_start, uri_end)?,
-            params: parse_params_until(raw, pos, end, what)?,
+            uri,
+            display: (off(ds)?, off(de)?),
+            has_display: display.is_some(),
+            params: (off(ps)?, off(pe)?),
         })
     }
 
     /// The `tag` parameter.
+    #[inline]
     pub fn tag(&self) -> Option<&[u8]> {
-        self.params.value("tag")
+        self.params().value("tag")
     }
 
     /// Sets the `tag` parameter.
     pub fn set_tag(&mut self, tag: impl Into<Bytes>) {
-        self.params.set("tag", Some(tag.into()));
+        self.set_param("tag", Some(tag.into()));
     }
 
     /// Writes `"display" <uri>;params`.
     pub fn write_to(&self, out: &mut BytesMut) {
-        if let Some(d) = &self.display_name {
+        if let Some(d) = self.display_name() {
             out.put_u8(b'"');
             out.extend_from_slice(d);
             out.extend_from_slice(b"\" ");
@@ -128,7 +226,44 @@ impl NameAddr {
         out.put_u8(b'<');
         self.uri.write_to(out);
         out.put_u8(b'>');
-        self.params.write_to(out);
+        out.extend_from_slice(self.params().as_bytes());
+    }
+}
+
+impl std::convert::From<Uri> for NameAddr {
+    fn from(uri: Uri) -> Self {
+        Self::new(uri)
+    }
+}
+
+impl PartialEq for NameAddr {
+    fn eq(&self, other: &Self) -> bool {
+        self.uri == other.uri
+            && self.display_name() == other.display_name()
+            && self.params().as_bytes() == other.params().as_bytes()
+    }
+}
+
+impl Eq for NameAddr {}
+
+impl Hash for NameAddr {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.uri.hash(state);
+        self.display_name().hash(state);
+        self.params().as_bytes().hash(state);
+    }
+}
+
+impl fmt::Debug for NameAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NameAddr")
+            .field(
+                "display_name",
+                &self.display_name().map(String::from_utf8_lossy),
+            )
+            .field("uri", &self.uri)
+            .field("params", &self.params())
+            .finish()
     }
 }
 
@@ -228,13 +363,13 @@ impl Contact {
 
     /// The `expires` parameter in seconds.
     pub fn expires(&self) -> Option<u32> {
-        let v = self.address()?.params.value("expires")?;
+        let v = self.address()?.params().value("expires")?;
         std::str::from_utf8(v).ok()?.parse().ok()
     }
 
     /// The `q` parameter, in thousandths (q=0.5 gives 500).
     pub fn q(&self) -> Option<u16> {
-        let v = std::str::from_utf8(self.address()?.params.value("q")?).ok()?;
+        let v = std::str::from_utf8(self.address()?.params().value("q")?).ok()?;
         let q: f32 = v.parse().ok()?;
         (0.0..=1.0)
             .contains(&q)
@@ -278,22 +413,19 @@ mod tests {
     fn forms() {
         let a = na("\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>  ;  tag = 98asjd8")
             .unwrap();
-        assert_eq!(
-            a.display_name.as_deref(),
-            Some(&b"J Rosenberg \\\\\\\""[..])
-        );
+        assert_eq!(a.display_name(), Some(&b"J Rosenberg \\\\\\\""[..]));
         assert_eq!(a.tag(), Some(&b"98asjd8"[..]));
         let a = na("caller<sip:caller@example.com>;tag=323").unwrap();
-        assert_eq!(a.display_name.as_deref(), Some(&b"caller"[..]));
+        assert_eq!(a.display_name(), Some(&b"caller"[..]));
         let a = na("sip:+19725552222@gw1.example.net;unknownparam").unwrap();
-        assert!(a.params.contains("unknownparam"));
-        assert!(a.uri.as_sip().unwrap().params.is_empty());
+        assert!(a.params().contains("unknownparam"));
+        assert!(a.uri().as_sip().unwrap().params().is_empty());
         let a = na("<sip:user@example.com?Route=%3Csip:sip.example.com%3E>").unwrap();
-        assert!(a.uri.as_sip().unwrap().headers.is_some());
+        assert!(a.uri().as_sip().unwrap().headers().is_some());
         let a = na("isbn:2983792873").unwrap();
-        assert!(matches!(a.uri, Uri::Other { .. }));
+        assert!(matches!(a.uri(), Uri::Other { .. }));
         let a = na("\"Caller\" <sip:caller@[2001:db8::1]>").unwrap();
-        assert!(matches!(a.uri.as_sip().unwrap().host, Host::V6(_)));
+        assert!(matches!(a.uri().as_sip().unwrap().host(), Host::V6(_)));
     }
 
     #[test]

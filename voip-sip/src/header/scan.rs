@@ -148,7 +148,23 @@ pub(crate) fn parse_params_until(
     end: usize,
     what: &'static str,
 ) -> Result<Params, HeaderError> {
-    let b = &raw[..end];
+    let (first, last) = params_range(raw, pos, end, what)?;
+    Ok(if last == first {
+        Params::new()
+    } else {
+        Params::from_raw(raw.slice(first..last))
+    })
+}
+
+/// [`parse_params_until`] without the slicing: the range of `b` the
+/// parameters take (empty when there are none).
+pub(crate) fn params_range(
+    b: &[u8],
+    pos: usize,
+    end: usize,
+    what: &'static str,
+) -> Result<(usize, usize), HeaderError> {
+    let b = &b[..end];
     let bad = HeaderError::Invalid(what);
     let mut pos = skip_ws(b, pos);
     let first = pos;
@@ -187,11 +203,7 @@ pub(crate) fn parse_params_until(
             pos = skip_ws(b, pos);
         }
     }
-    Ok(if last == first {
-        Params::new()
-    } else {
-        Params::from_raw(raw.slice(first..last))
-    })
+    Ok((first, last))
 }
 
 #[inline(always)]

@@ -1,58 +1,181 @@
 //! `Via` (RFC 3261 §20.42, received/rport per RFC 3581, IPv6 per RFC 5118).
 
+use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use voip_core::TransportProtocol;
 
-use super::scan::{is_token_char, is_ws, parse_params_until};
+use super::scan::{is_token_char, is_ws, params_range};
 use super::{HeaderError, TypedHeader};
 use crate::message::{HeaderName, Known};
-use crate::uri::{Host, Params, parse_ipv6, parse_plain_host};
+use crate::uri::{Host, HostSlot, Params, ParamsRef, parse_host_slot, parse_ipv6};
 
 /// One Via entry.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// The parts are ranges of the buffer the entry was parsed from (one
+/// reference count per entry). Read them with [`protocol`](Self::protocol),
+/// [`transport`](Self::transport), [`host`](Self::host),
+/// [`params`](Self::params), ...; [`set_param`](Self::set_param) and
+/// [`set_host`](Self::set_host) write a fresh buffer.
+#[derive(Clone)]
 pub struct Via {
-    /// Protocol name, normally `SIP`.
-    pub protocol: Bytes,
-    /// Protocol version, normally `2.0`.
-    pub version: Bytes,
-    /// Transport token as received (`UDP`, `TCP`, `SCTP`, anything).
-    pub transport: Bytes,
-    /// The sent-by host.
-    pub host: Host,
     /// The sent-by port.
     pub port: Option<u16>,
-    /// Parameters (`branch`, `received`, `rport`, `maddr`, `ttl`, ...).
-    pub params: Params,
+    host_slot: HostSlot,
+    buf: Bytes,
+    protocol: (u32, u32),
+    version: (u32, u32),
+    transport: (u32, u32),
+    host: (u32, u32),
+    params: (u32, u32),
 }
 
 /// The magic cookie that marks an RFC 3261 branch.
 pub const MAGIC_COOKIE: &[u8] = b"z9hG4bK";
 
+/// The parts of a Via to write into a fresh buffer.
+struct Parts<'a> {
+    protocol: &'a [u8],
+    version: &'a [u8],
+    transport: &'a [u8],
+    host: &'a [u8],
+    host_slot: HostSlot,
+    params: &'a [u8],
+}
+
 impl Via {
     /// A `SIP/2.0/<transport> host[:port];branch=<branch>` entry.
     pub fn new(transport: TransportProtocol, host: Host, port: Option<u16>, branch: &str) -> Self {
-        let mut params = Params::new();
-        params.set("branch", Some(Bytes::copy_from_slice(branch.as_bytes())));
-        Self {
-            protocol: Bytes::from_static(b"SIP"),
-            version: Bytes::from_static(b"2.0"),
-            transport: Bytes::from_static(transport.as_str().as_bytes()),
-            host,
+        let mut params = BytesMut::with_capacity(branch.len() + 8);
+        params.extend_from_slice(b";branch=");
+        params.extend_from_slice(branch.as_bytes());
+        let mut host_text = BytesMut::with_capacity(48);
+        crate::uri::write_host(&host, &mut host_text);
+        Self::build(
             port,
+            Parts {
+                protocol: b"SIP",
+                version: b"2.0",
+                transport: transport.as_str().as_bytes(),
+                host: &host_text,
+                host_slot: HostSlot::of(&host),
+                params: &params,
+            },
+        )
+    }
+
+    fn slice(&self, (s, e): (u32, u32)) -> &[u8] {
+        &self.buf[s as usize..e as usize]
+    }
+
+    /// Protocol name, normally `SIP`.
+    pub fn protocol(&self) -> &[u8] {
+        self.slice(self.protocol)
+    }
+
+    /// Protocol version, normally `2.0`.
+    pub fn version(&self) -> &[u8] {
+        self.slice(self.version)
+    }
+
+    /// Transport token as received (`UDP`, `TCP`, `SCTP`, anything).
+    pub fn transport(&self) -> &[u8] {
+        self.slice(self.transport)
+    }
+
+    /// The sent-by host.
+    pub fn host(&self) -> Host {
+        self.host_slot
+            .host(&self.buf, self.host.0 as usize, self.host.1 as usize)
+    }
+
+    /// Parameters (`branch`, `received`, `rport`, `maddr`, `ttl`, ...).
+    #[inline]
+    pub fn params(&self) -> ParamsRef<'_> {
+        ParamsRef::over(self.slice(self.params))
+    }
+
+    /// Sets the sent-by host.
+    pub fn set_host(&mut self, host: &Host) {
+        let mut text = BytesMut::with_capacity(48);
+        crate::uri::write_host(host, &mut text);
+        let mut parts = self.parts();
+        parts.host = &text;
+        parts.host_slot = HostSlot::of(host);
+        *self = Self::build(self.port, parts);
+    }
+
+    /// Sets or replaces a parameter.
+    pub fn set_param(&mut self, name: &str, value: Option<Bytes>) {
+        let mut params = self.params().to_params();
+        params.set(name, value);
+        self.set_params(&params);
+    }
+
+    /// Removes a parameter; returns whether it was there.
+    pub fn remove_param(&mut self, name: &str) -> bool {
+        let mut params = self.params().to_params();
+        let removed = params.remove(name);
+        if removed {
+            self.set_params(&params);
+        }
+        removed
+    }
+
+    /// Replaces all parameters.
+    pub fn set_params(&mut self, params: &Params) {
+        let mut parts = self.parts();
+        parts.params = params.view().as_bytes();
+        *self = Self::build(self.port, parts);
+    }
+
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            protocol: self.protocol(),
+            version: self.version(),
+            transport: self.transport(),
+            host: self.slice(self.host),
+            host_slot: self.host_slot,
+            params: self.params().as_bytes(),
+        }
+    }
+
+    fn build(port: Option<u16>, parts: Parts<'_>) -> Self {
+        let mut out = BytesMut::with_capacity(64 + parts.params.len());
+        let off = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut put = |b: &[u8]| {
+            let s = out.len();
+            out.extend_from_slice(b);
+            (off(s), off(out.len()))
+        };
+        let protocol = put(parts.protocol);
+        let version = put(parts.version);
+        let transport = put(parts.transport);
+        let host = put(parts.host);
+        let params = put(parts.params);
+        Self {
+            port,
+            host_slot: parts.host_slot,
+            buf: out.freeze(),
+            protocol,
+            version,
+            transport,
+            host,
             params,
         }
     }
 
     /// The transport, if it is one this SDK speaks.
     pub fn transport_protocol(&self) -> Option<TransportProtocol> {
-        TransportProtocol::from_bytes(&self.transport)
+        TransportProtocol::from_bytes(self.transport())
     }
 
     /// The `branch` parameter.
+    #[inline]
     pub fn branch(&self) -> Option<&[u8]> {
-        self.params.value("branch")
+        self.params().value("branch")
     }
 
     /// Whether the branch starts with the RFC 3261 magic cookie.
@@ -63,7 +186,7 @@ impl Via {
     /// The `received` parameter as an address (RFC 5118 allows IPv6 with or
     /// without brackets).
     pub fn received(&self) -> Option<IpAddr> {
-        let v = self.params.value("received")?;
+        let v = self.params().value("received")?;
         let v = v
             .strip_prefix(b"[")
             .and_then(|v| v.strip_suffix(b"]"))
@@ -77,9 +200,18 @@ impl Via {
     /// `None` without `rport`, `Some(None)` for a bare `rport` (a request
     /// that asks for it), `Some(Some(port))` once filled in (RFC 3581).
     pub fn rport(&self) -> Option<Option<u16>> {
-        match self.params.get("rport")? {
+        match self.params().get("rport")? {
             None => Some(None),
             Some(v) => Some(std::str::from_utf8(v).ok().and_then(|s| s.parse().ok())),
+        }
+    }
+
+    /// The sent-by IP address, if the host is one.
+    fn host_ip(&self) -> Option<IpAddr> {
+        match self.host_slot {
+            HostSlot::V4(a) => Some(IpAddr::V4(a)),
+            HostSlot::V6 => self.host().ip(),
+            HostSlot::Domain => None,
         }
     }
 
@@ -87,14 +219,19 @@ impl Via {
     /// `received` when it differs from the sent-by host (always for a
     /// domain name), `rport=<port>` when the client asked for it.
     pub fn stamp_source(&mut self, source: std::net::SocketAddr) {
-        if self.host.ip() != Some(source.ip()) {
-            self.params
-                .set("received", Some(Bytes::from(source.ip().to_string())));
+        let received = self.host_ip() != Some(source.ip());
+        let rport = self.params().contains("rport");
+        if !received && !rport {
+            return;
         }
-        if self.params.contains("rport") {
-            self.params
-                .set("rport", Some(Bytes::from(source.port().to_string())));
+        let mut params = self.params().to_params();
+        if received {
+            params.set("received", Some(Bytes::from(source.ip().to_string())));
         }
+        if rport {
+            params.set("rport", Some(Bytes::from(source.port().to_string())));
+        }
+        self.set_params(&params);
     }
 
     /// Where a response to a request with this top Via goes over an
@@ -103,7 +240,7 @@ impl Via {
     /// else the default). `None` for a domain without `received` (a DNS
     /// lookup is needed).
     pub fn response_address(&self) -> Option<std::net::SocketAddr> {
-        let ip = self.received().or_else(|| self.host.ip())?;
+        let ip = self.received().or_else(|| self.host_ip())?;
         let port = self
             .rport()
             .flatten()
@@ -113,19 +250,42 @@ impl Via {
     }
 }
 
-/// The usual tokens come from static memory (no reference count to touch).
-fn common_token(raw: &Bytes, range: std::ops::Range<usize>) -> Bytes {
-    let common: &'static [u8] = match &raw[range.clone()] {
-        b"SIP" => b"SIP",
-        b"2.0" => b"2.0",
-        b"UDP" => b"UDP",
-        b"TCP" => b"TCP",
-        b"TLS" => b"TLS",
-        b"WS" => b"WS",
-        b"WSS" => b"WSS",
-        _ => return raw.slice(range),
-    };
-    Bytes::from_static(common)
+impl PartialEq for Via {
+    fn eq(&self, other: &Self) -> bool {
+        self.port == other.port
+            && self.protocol() == other.protocol()
+            && self.version() == other.version()
+            && self.transport() == other.transport()
+            && self.params().as_bytes() == other.params().as_bytes()
+            && self.host() == other.host()
+    }
+}
+
+impl Eq for Via {}
+
+impl Hash for Via {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.port.hash(state);
+        self.protocol().hash(state);
+        self.version().hash(state);
+        self.transport().hash(state);
+        self.params().as_bytes().hash(state);
+        self.host().hash(state);
+    }
+}
+
+impl fmt::Debug for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        f.debug_struct("Via")
+            .field("protocol", &text(self.protocol()))
+            .field("version", &text(self.version()))
+            .field("transport", &text(self.transport()))
+            .field("host", &self.host())
+            .field("port", &self.port)
+            .field("params", &self.params())
+            .finish()
+    }
 }
 
 fn token(b: &[u8], mut pos: usize) -> (usize, usize) {
@@ -159,8 +319,8 @@ impl TypedHeader for Via {
         let (protocol, version);
         if b[pos..].starts_with(b"SIP/2.0/") {
             // the usual form, as the general path below would parse it
-            protocol = Bytes::from_static(b"SIP");
-            version = Bytes::from_static(b"2.0");
+            protocol = (pos, pos + 3);
+            version = (pos + 4, pos + 7);
             pos += 8;
         } else {
             let (ps, pe) = token(b, pos);
@@ -175,8 +335,8 @@ impl TypedHeader for Via {
                 return Err(bad);
             }
             pos += 1;
-            protocol = common_token(raw, ps..pe);
-            version = common_token(raw, vs..ve);
+            protocol = (ps, pe);
+            version = (vs, ve);
         }
         pos = skip_ws(b, pos);
         let (ts, te) = token(b, pos);
@@ -185,20 +345,10 @@ impl TypedHeader for Via {
         }
         pos = skip_ws(b, te);
         // sent-by
-        let host;
-        if b.get(pos) == Some(&b'[') {
-            let he = crate::charset::find(&b[pos..], b']')
-                .map(|i| pos + i + 1)
-                .ok_or(bad)?;
-            host = Host::parse_bracketed(&b[pos..he])?;
-            pos = he;
-        } else {
-            let (h, he) =
-                parse_plain_host(raw, pos, b.len(), |c| matches!(c, b':' | b';') || is_ws(c))?;
-            host = h;
-            pos = he;
-        }
-        pos = skip_ws(b, pos);
+        let hs = pos;
+        let (host_slot, he) =
+            parse_host_slot(b, pos, b.len(), |c| matches!(c, b':' | b';') || is_ws(c))?;
+        pos = skip_ws(b, he);
         let mut port = None;
         if b.get(pos) == Some(&b':') {
             pos = skip_ws(b, pos + 1);
@@ -208,30 +358,36 @@ impl TypedHeader for Via {
             }
             port = Some(crate::uri::sip_port(&b[s..pos]).map_err(|_| HeaderError::Number(WHAT))?);
         }
-        let params = parse_params_until(raw, pos, end, WHAT)?;
+        let params = params_range(b, pos, end, WHAT)?;
+        let off = |(s, e): (usize, usize)| match (u32::try_from(s), u32::try_from(e)) {
+            (Ok(s), Ok(e)) => Ok((s, e)),
+            _ => Err(HeaderError::Invalid(WHAT)),
+        };
         Ok(Self {
-            protocol,
-            version,
-            transport: common_token(raw, ts..te),
-            host,
             port,
-            params,
+            host_slot,
+            buf: raw.clone(),
+            protocol: off(protocol)?,
+            version: off(version)?,
+            transport: off((ts, te))?,
+            host: off((hs, he))?,
+            params: off(params)?,
         })
     }
 
     fn write_to(&self, out: &mut BytesMut) {
-        out.extend_from_slice(&self.protocol);
+        out.extend_from_slice(self.protocol());
         out.put_u8(b'/');
-        out.extend_from_slice(&self.version);
+        out.extend_from_slice(self.version());
         out.put_u8(b'/');
-        out.extend_from_slice(&self.transport);
+        out.extend_from_slice(self.transport());
         out.put_u8(b' ');
-        crate::uri::write_host(&self.host, out);
+        out.extend_from_slice(self.slice(self.host));
         if let Some(p) = self.port {
             out.put_u8(b':');
             out.extend_from_slice(p.to_string().as_bytes());
         }
-        self.params.write_to(out);
+        out.extend_from_slice(self.params().as_bytes());
     }
 }
 
@@ -247,7 +403,7 @@ mod tests {
     #[test]
     fn torture_forms() {
         let v = via("SIP  /   2.0 /UDP    192.0.2.2;branch=390skdjuw").unwrap();
-        assert_eq!(&v.transport[..], b"UDP");
+        assert_eq!(v.transport(), b"UDP");
         assert_eq!(v.branch(), Some(&b"390skdjuw"[..]));
         let all: Vec<_> = split_list(&Bytes::from_static(
             b"SIP  / 2.0  / TCP     spindle.example.com   ;  branch  =   z9hG4bK9ikj8  , SIP  /    2.0   / UDP  192.168.255.111   ; branch= z9hG4bK30239",

@@ -121,7 +121,7 @@ impl ParseError {
 
 /// Finds `\n` from `pos`; returns (content end without `\r`, next line start).
 fn line_end(b: &[u8], pos: usize) -> Option<(usize, usize)> {
-    let nl = pos + charset::find(&b[pos..], b'\n')?;
+    let nl = pos + charset::find_near(&b[pos..], b'\n')?;
     let end = if nl > pos && b[nl - 1] == b'\r' {
         nl - 1
     } else {
@@ -273,7 +273,7 @@ fn scan_headers(
         }
         pos += 1;
         let vs = pos;
-        let (mut ve, mut next) = match charset::find(&b[pos..], b'\n') {
+        let (mut ve, mut next) = match charset::find_near(&b[pos..], b'\n') {
             Some(i) => (pos + i, pos + i + 1),
             None => (b.len(), b.len()),
         };
@@ -281,7 +281,7 @@ fn scan_headers(
         while next < b.len() && is_ws(b[next]) {
             folded = true;
             line += 1;
-            (ve, next) = match charset::find(&b[next..], b'\n') {
+            (ve, next) = match charset::find_near(&b[next..], b'\n') {
                 Some(i) => (next + i, next + i + 1),
                 None => (b.len(), b.len()),
             };

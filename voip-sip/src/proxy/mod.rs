@@ -241,7 +241,7 @@ impl Proxy {
 
     /// Whether `uri` names one of our interfaces.
     pub fn is_own_uri(&self, uri: &SipUri) -> bool {
-        let Some(ip) = uri.host.ip() else {
+        let Some(ip) = uri.host().ip() else {
             return false;
         };
         self.config.interfaces.iter().any(|i| {
@@ -253,17 +253,17 @@ impl Proxy {
 
     fn record_route_uri(&self, iface: Interface, flow: &Target) -> Bytes {
         let mut uri = SipUri::new(Host::from(iface.addr.ip()));
-        uri.user = Some(Bytes::from(flow::encode(&self.config.secret, flow)));
+        uri.set_user(Some(Bytes::from(flow::encode(&self.config.secret, flow))));
         uri.port = Some(iface.addr.port());
         if iface.protocol != TransportProtocol::Udp {
-            uri.params.set(
+            uri.set_param(
                 "transport",
                 Some(Bytes::from_static(iface.protocol.as_uri_param().as_bytes())),
             );
         }
-        uri.params.set("lr", None);
-        let mut na = NameAddr::new(Uri::Sip(uri));
-        na.display_name = None;
+        uri.set_param("lr", None);
+        let na = NameAddr::new(Uri::Sip(uri));
+
         Route(na).to_bytes()
     }
 
@@ -277,11 +277,11 @@ impl Proxy {
             let Some(Ok(route)) = request.headers.typed::<Route>() else {
                 break;
             };
-            let Some(sip) = route.uri.as_sip() else {
+            let Some(sip) = route.uri().as_sip() else {
                 break;
             };
             let decoded = sip
-                .user
+                .user()
                 .as_ref()
                 .and_then(|u| flow::decode(&self.config.secret, u));
             if !(self.is_own_uri(sip) || decoded.is_some()) {
@@ -294,7 +294,7 @@ impl Proxy {
             }
         }
         if let Some(Ok(route)) = request.headers.typed::<Route>() {
-            return match route.uri.as_sip().and_then(uri_target) {
+            return match route.uri().as_sip().and_then(uri_target) {
                 Some(t) => NextHop::Forward(t),
                 None => NextHop::Unresolvable,
             };
@@ -443,7 +443,7 @@ impl Proxy {
             &branch,
         );
         let mut via = via;
-        via.params.set("rport", None);
+        via.set_param("rport", None);
         req.headers.prepend_typed(&via);
         let id = layer.send_request(now, req.clone(), d.target)?;
         Ok(Branch {
@@ -547,7 +547,7 @@ impl Proxy {
     }
 
     fn via_is_ours(&self, via: &Via) -> bool {
-        let Some(ip) = via.host.ip() else {
+        let Some(ip) = via.host().ip() else {
             return false;
         };
         self.config
@@ -678,8 +678,7 @@ impl Proxy {
             return false;
         };
         let mut via = via;
-        via.params
-            .set("branch", Some(Bytes::from(layer.new_branch())));
+        via.set_param("branch", Some(Bytes::from(layer.new_branch())));
         request.headers.prepend_typed(&via);
         let target = branch.target;
         let Ok(new_id) = layer.send_request(now, request.clone(), target) else {
@@ -901,7 +900,7 @@ impl Proxy {
 /// The target for a SIP URI with an IP host (DNS resolution is the
 /// application's, for now).
 pub fn uri_target(uri: &SipUri) -> Option<Target> {
-    let ip = uri.host.ip()?;
+    let ip = uri.host().ip()?;
     let protocol = match uri.transport() {
         Some(t) => TransportProtocol::from_bytes(t)?,
         None if uri.secure => TransportProtocol::Tls,

@@ -51,7 +51,7 @@ impl Binding {
                 instance: instance.clone(),
                 reg_id,
             },
-            _ => BindingKey::Contact(canonical_contact(&self.contact.uri)),
+            _ => BindingKey::Contact(canonical_contact(self.contact.uri())),
         }
     }
 
@@ -70,7 +70,7 @@ impl Binding {
     /// (for a 200 OK to a REGISTER).
     pub fn contact_value(&self, now: Instant) -> Bytes {
         let mut contact = self.contact.clone();
-        contact.params.set(
+        contact.set_param(
             "expires",
             Some(Bytes::from(self.remaining(now).to_string())),
         );
@@ -110,11 +110,11 @@ pub fn canonical_aor(uri: &Uri) -> Option<Bytes> {
     let sip = uri.as_sip()?;
     let mut out = BytesMut::with_capacity(48);
     out.extend_from_slice(b"sip:");
-    if let Some(user) = &sip.user {
+    if let Some(user) = &sip.user() {
         unescape_unreserved(user, &mut out);
         out.put_u8(b'@');
     }
-    write_host_lower(&sip.host, &mut out);
+    write_host_lower(&sip.host(), &mut out);
     if let Some(port) = sip.port {
         out.put_u8(b':');
         out.extend_from_slice(port.to_string().as_bytes());
@@ -130,8 +130,8 @@ pub fn canonical_contact(uri: &Uri) -> Bytes {
     match uri {
         Uri::Sip(sip) => {
             let mut sip = sip.clone();
-            if let Host::Domain(d) = &sip.host {
-                sip.host = Host::Domain(Bytes::from(d.to_ascii_lowercase()));
+            if let Host::Domain(d) = &sip.host() {
+                sip.set_host(&Host::Domain(Bytes::from(d.to_ascii_lowercase())));
             }
             let mut out = BytesMut::with_capacity(64);
             sip.write_to(&mut out);

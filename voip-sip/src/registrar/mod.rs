@@ -398,15 +398,15 @@ impl Registrar {
             Some(Ok(to)) => to,
             _ => return Err(RegisterError::BadHeader("To")),
         };
-        let sip = to.uri.as_sip().ok_or(RegisterError::NotSipUri)?;
-        let host = match &sip.host {
+        let sip = to.uri().as_sip().ok_or(RegisterError::NotSipUri)?;
+        let host = match &sip.host() {
             crate::uri::Host::Domain(d) => d.clone(),
             other => Bytes::from(other.ip().map(|ip| ip.to_string()).unwrap_or_default()),
         };
         if !self.config.serves(&host) {
             return Err(RegisterError::DomainNotServed);
         }
-        canonical_aor(&to.uri).ok_or(RegisterError::NotSipUri)
+        canonical_aor(to.uri()).ok_or(RegisterError::NotSipUri)
     }
 
     /// Answers a REGISTER that arrived over `source` (RFC 3261 §10.3 steps
@@ -522,7 +522,7 @@ impl Registrar {
         let flows = contacts
             .iter()
             .filter_map(Contact::address)
-            .filter(|a| a.params.contains("+sip.instance") && reg_id(a).is_some())
+            .filter(|a| a.params().contains("+sip.instance") && reg_id(a).is_some())
             .count();
         let outbound = flows > 0 && supported(b"outbound");
         if outbound {
@@ -532,8 +532,8 @@ impl Registrar {
             let vias = request.headers.typed_all::<Via>().count();
             let first_hop_ob = paths
                 .first()
-                .and_then(|p| p.uri.as_sip())
-                .is_some_and(|u| u.params.contains("ob"));
+                .and_then(|p| p.uri().as_sip())
+                .is_some_and(|u| u.params().contains("ob"));
             if vias > 1 && !first_hop_ob {
                 return Err(RegisterError::FirstHopLacksOutbound);
             }
@@ -570,7 +570,7 @@ impl Registrar {
             // Step 6: the contact's expires, else the header, else default;
             // a malformed parameter counts as absent.
             let requested = addr
-                .params
+                .params()
                 .value("expires")
                 .and_then(parse_seconds)
                 .or(p.expires)
@@ -582,11 +582,11 @@ impl Registrar {
             }
             let expires = requested.min(cfg.max_expires);
             let instance = addr
-                .params
+                .params()
                 .value("+sip.instance")
                 .map(Bytes::copy_from_slice);
             let mut stored = addr.clone();
-            stored.params.remove("expires");
+            stored.remove_param("expires");
             let candidate = Binding {
                 aor: p.aor.clone(),
                 contact: stored,
@@ -642,7 +642,7 @@ impl Registrar {
                     aor: aor.clone(),
                     binding: b.clone(),
                 },
-                Some(o) if o.contact.uri == b.contact.uri && o.source == b.source => {
+                Some(o) if o.contact.uri() == b.contact.uri() && o.source == b.source => {
                     if o == b {
                         continue;
                     }
@@ -730,7 +730,7 @@ fn parse_seconds(v: &[u8]) -> Option<u32> {
 
 /// The `reg-id` parameter: 1 to 2^31-1 (RFC 5626 §4.2).
 fn reg_id(addr: &crate::header::NameAddr) -> Option<u32> {
-    let v = parse_seconds(addr.params.value("reg-id")?)?;
+    let v = parse_seconds(addr.params().value("reg-id")?)?;
     (1..=EXPIRES_LIMIT).contains(&v).then_some(v)
 }
 

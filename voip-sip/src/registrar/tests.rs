@@ -120,7 +120,7 @@ fn q_values_order_lookup() {
     let order: Vec<_> = r
         .lookup(later, AOR)
         .iter()
-        .map(|b| (b.contact.uri.to_bytes(), b.q))
+        .map(|b| (b.contact.uri().to_bytes(), b.q))
         .collect();
     let hosts: Vec<_> = order
         .iter()
@@ -199,7 +199,7 @@ fn unregisters_one_contact() {
     assert!(matches!(
         &events(&mut r)[..],
         [RegistrarEvent::Unregistered { reason: UnregisterReason::Removed, binding, .. }]
-            if &binding.contact.uri.to_bytes()[..] == b"sip:a@h1"
+            if &binding.contact.uri().to_bytes()[..] == b"sip:a@h1"
     ));
     // Removing what is not there is fine.
     let resp = r.handle_register(
@@ -349,7 +349,7 @@ fn expiry_sweep_in_virtual_time() {
                     reason: UnregisterReason::Expired,
                     ..
                 } => {
-                    expired.push((binding.contact.uri.to_bytes(), now - t0));
+                    expired.push((binding.contact.uri().to_bytes(), now - t0));
                 }
                 other => panic!("unexpected {other:?}"),
             }

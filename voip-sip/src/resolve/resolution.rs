@@ -103,10 +103,11 @@ impl TargetResolution {
             TransportProtocol::Udp
         };
         let maddr = uri
-            .params
+            .params()
             .value("maddr")
             .and_then(|m| Host::parse(&bytes::Bytes::copy_from_slice(m)).ok());
-        let host = maddr.as_ref().unwrap_or(&uri.host);
+        let host = maddr.unwrap_or_else(|| uri.host());
+        let host = &host;
         let mut r = Self {
             secure: uri.secure,
             domain: String::new(),

@@ -402,7 +402,7 @@ impl World {
     fn in_dialog(&mut self, method: Method, seq: u32, response: &Response) -> Request {
         let target: crate::header::Contact =
             TypedHeader::parse(self.caller.remote_target.as_ref().unwrap()).unwrap();
-        let mut r = Request::new(method, target.address().unwrap().uri.clone());
+        let mut r = Request::new(method, target.address().unwrap().uri().clone());
         let branch = self.caller.layer.new_branch();
         r.headers.push(
             Known::Via,

@@ -86,7 +86,7 @@ impl ServerKey {
             return Some(Self::Branch {
                 source,
                 branch: Bytes::copy_from_slice(via.branch()?),
-                host: via.host,
+                host: via.host(),
                 port: via.port,
                 method,
             });

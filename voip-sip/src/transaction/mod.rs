@@ -406,7 +406,7 @@ impl TransactionLayer {
         };
         if !via.has_rfc3261_branch() {
             let branch = self.new_branch();
-            via.params.set("branch", Some(Bytes::from(branch)));
+            via.set_param("branch", Some(Bytes::from(branch)));
             replace_top_via(&mut request, &via);
         }
         let branch = via.branch().unwrap_or_default().to_vec();

@@ -289,7 +289,7 @@ impl Registration {
         let contacts: Vec<Contact> = response.headers.typed_all::<Contact>().flatten().collect();
         let ours = contacts.iter().find(|c| {
             c.address()
-                .is_some_and(|a| a.uri.to_string() == self.config.contact.to_string())
+                .is_some_and(|a| a.uri().to_string() == self.config.contact.to_string())
         });
         let granted = ours
             .and_then(Contact::expires)

@@ -565,7 +565,7 @@ impl Ua {
             return Some(p);
         }
         let route = request.headers.typed::<Route>().and_then(Result::ok);
-        let uri = route.as_ref().map_or(&request.uri, |r| &r.uri);
+        let uri = route.as_ref().map_or(&request.uri, |r| r.uri());
         let hop = uri.as_sip().and_then(crate::proxy::uri_target);
         match (hop, fallback) {
             // the connection the peer uses, when it is the same place

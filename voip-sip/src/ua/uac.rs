@@ -48,7 +48,7 @@ impl Ua {
         let uri = options
             .request_uri
             .clone()
-            .unwrap_or_else(|| options.to.uri.clone());
+            .unwrap_or_else(|| options.to.uri().clone());
         let mut r = Request::new(Method::Invite, uri);
         r.headers
             .push(Known::MaxForwards, Bytes::from_static(b"70"));
@@ -56,7 +56,7 @@ impl Ua {
         from.set_tag(Bytes::from(from_tag));
         r.headers.push_typed(&crate::header::From(from));
         let mut to = options.to.clone();
-        to.params.remove("tag");
+        to.remove_param("tag");
         r.headers.push_typed(&crate::header::To(to));
         r.headers.push(Known::CallId, call_id);
         r.headers.push_typed(&CSeq {

@@ -77,17 +77,62 @@ impl From<IpAddr> for Host {
     }
 }
 
-/// Parses a host name or IPv4 address at `raw[pos..]` (not `[v6]`) in one
-/// pass: it runs to the first byte that is neither, which must be `end` or a
-/// byte accepted by `is_end`. Returns the host and where it ends.
+/// What kind of host a parsed value holds; its text stays in the value's
+/// buffer (an IPv4 address is kept decoded, an IPv6 one is decoded again
+/// on access: it is rare and 16 bytes would grow every URI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum HostSlot {
+    Domain,
+    V4(Ipv4Addr),
+    V6,
+}
+
+impl HostSlot {
+    /// The slot for a host and the text it is written as.
+    pub(crate) fn of(host: &Host) -> Self {
+        match host {
+            Host::Domain(_) => Self::Domain,
+            Host::V4(a) => Self::V4(*a),
+            Host::V6(_) => Self::V6,
+        }
+    }
+
+    /// The host, from its text `text` (as validated when parsed or built).
+    pub(crate) fn host(self, buf: &Bytes, s: usize, e: usize) -> Host {
+        match self {
+            Self::Domain => Host::Domain(buf.slice(s..e)),
+            Self::V4(a) => Host::V4(a),
+            Self::V6 => {
+                let t = &buf[s..e];
+                let t = t
+                    .strip_prefix(b"[")
+                    .and_then(|t| t.strip_suffix(b"]"))
+                    .unwrap_or(t);
+                parse_ipv6(t).map_or_else(|_| Host::Domain(buf.slice(s..e)), Host::V6)
+            }
+        }
+    }
+}
+
+/// Parses a host at `b[pos..end]`: `[v6]` (up to its `]`), or a host name
+/// or IPv4 address (running to the first byte that is neither, which must
+/// be `end` or a byte accepted by `is_end`). Returns the kind and where the
+/// host ends; nothing is sliced.
 #[inline]
-pub(crate) fn parse_plain(
-    raw: &Bytes,
+pub(crate) fn parse_slot(
+    b: &[u8],
     pos: usize,
     end: usize,
     is_end: impl Fn(u8) -> bool,
-) -> Result<(Host, usize), UriError> {
-    let b = &raw[..end];
+) -> Result<(HostSlot, usize), UriError> {
+    let b = &b[..end];
+    if b.get(pos) == Some(&b'[') {
+        let e = charset::find(&b[pos..], b']')
+            .map(|i| pos + i + 1)
+            .ok_or(UriError::Host)?;
+        Host::parse_bracketed(&b[pos..e])?;
+        return Ok((HostSlot::V6, e));
+    }
     let mut i = pos;
     let mut classes = 0xff;
     while i < end {
@@ -101,13 +146,20 @@ pub(crate) fn parse_plain(
     if i == pos || (i < end && !is_end(b[i])) {
         return Err(UriError::Host);
     }
-    // every byte is a host name byte (digits and '.' included)
-    let host = if classes & charset::IPV4 != 0 {
-        Host::V4(parse_ipv4(&b[pos..i]).ok_or(UriError::Host)?)
+    let slot = if classes & charset::IPV4 != 0 {
+        HostSlot::V4(parse_ipv4(&b[pos..i]).ok_or(UriError::Host)?)
     } else {
-        Host::Domain(raw.slice(pos..i))
+        HostSlot::Domain
     };
-    Ok((host, i))
+    Ok((slot, i))
+}
+
+/// Writes a host as it appears in a URI or Via (`[v6]` in brackets).
+pub(crate) fn write_host(host: &Host, out: &mut bytes::BytesMut) {
+    match host {
+        Host::Domain(d) => out.extend_from_slice(d),
+        other => out.extend_from_slice(other.to_string().as_bytes()),
+    }
 }
 
 /// Parses an IPv6 address without brackets (RFC 5118 allows it in `received`).

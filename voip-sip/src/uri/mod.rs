@@ -7,14 +7,14 @@ mod sip;
 
 use std::fmt;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 pub use host::Host;
-pub(crate) use host::{parse_ipv6, parse_plain as parse_plain_host};
+pub(crate) use host::{HostSlot, parse_ipv6, parse_slot as parse_host_slot, write_host};
 pub(crate) use params::unquote;
-pub use params::{Param, ParamIter, Params};
+pub use params::{Param, ParamIter, Params, ParamsRef};
 pub use sip::SipUri;
-pub(crate) use sip::{parse_port as sip_port, write_host};
+pub(crate) use sip::parse_port as sip_port;
 
 /// Why a URI did not parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -46,12 +46,67 @@ pub enum Uri {
     /// A `sip:` or `sips:` URI.
     Sip(SipUri),
     /// Any other absolute URI (`tel:`, `http:`, `urn:`, ...), kept as received.
-    Other {
-        /// The scheme, as received.
-        scheme: Bytes,
-        /// Everything after the first `:`.
-        opaque: Bytes,
-    },
+    Other(OtherUri),
+}
+
+/// A URI of a scheme other than `sip`/`sips`, kept as received.
+#[derive(Clone)]
+pub struct OtherUri {
+    buf: Bytes,
+    start: u32,
+    colon: u32,
+    end: u32,
+}
+
+impl OtherUri {
+    /// The scheme, as received.
+    pub fn scheme(&self) -> &[u8] {
+        &self.buf[self.start as usize..self.colon as usize]
+    }
+
+    /// Everything after the first `:`.
+    pub fn opaque(&self) -> &[u8] {
+        &self.buf[self.colon as usize + 1..self.end as usize]
+    }
+
+    fn write_indexed(&self, out: &mut BytesMut) -> impl FnOnce(&Bytes) -> Self + use<> {
+        let start = out.len();
+        out.extend_from_slice(&self.buf[self.start as usize..self.end as usize]);
+        let (colon, end) = (self.colon - self.start, self.end - self.start);
+        move |buf: &Bytes| {
+            let start = u32::try_from(start).unwrap_or(u32::MAX);
+            Self {
+                buf: buf.clone(),
+                start,
+                colon: start + colon,
+                end: start + end,
+            }
+        }
+    }
+}
+
+impl PartialEq for OtherUri {
+    fn eq(&self, other: &Self) -> bool {
+        self.scheme() == other.scheme() && self.opaque() == other.opaque()
+    }
+}
+
+impl Eq for OtherUri {}
+
+impl std::hash::Hash for OtherUri {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.scheme().hash(state);
+        self.opaque().hash(state);
+    }
+}
+
+impl fmt::Debug for OtherUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtherUri")
+            .field("scheme", &String::from_utf8_lossy(self.scheme()))
+            .field("opaque", &String::from_utf8_lossy(self.opaque()))
+            .finish()
+    }
 }
 
 impl Uri {
@@ -88,17 +143,43 @@ impl Uri {
         {
             return Err(UriError::Character);
         }
-        Ok(Uri::Other {
-            scheme: raw.slice(start..start + colon),
-            opaque: raw.slice(start + colon + 1..end),
-        })
+        let off = |n: usize| u32::try_from(n).map_err(|_| UriError::Character);
+        Ok(Uri::Other(OtherUri {
+            buf: raw.clone(),
+            start: off(start)?,
+            colon: off(start + colon)?,
+            end: off(end)?,
+        }))
     }
 
     /// The SIP URI, if this is one.
     pub fn as_sip(&self) -> Option<&SipUri> {
         match self {
             Self::Sip(u) => Some(u),
-            Self::Other { .. } => None,
+            Self::Other(_) => None,
+        }
+    }
+
+    /// The buffer the URI's parts lie in.
+    pub(crate) fn source(&self) -> &Bytes {
+        match self {
+            Self::Sip(u) => u.source(),
+            Self::Other(o) => &o.buf,
+        }
+    }
+
+    /// Writes the URI at the end of `out`; the returned function makes the
+    /// same URI over `out` once frozen (see `NameAddr`'s setters).
+    pub(crate) fn write_indexed(&self, out: &mut BytesMut) -> Box<dyn FnOnce(&Bytes) -> Self> {
+        match self {
+            Self::Sip(u) => {
+                let f = u.write_indexed(out);
+                Box::new(move |b| Self::Sip(f(b)))
+            }
+            Self::Other(o) => {
+                let f = o.write_indexed(out);
+                Box::new(move |b| Self::Other(f(b)))
+            }
         }
     }
 
@@ -107,7 +188,7 @@ impl Uri {
         match self {
             Self::Sip(u) if u.secure => b"sips",
             Self::Sip(_) => b"sip",
-            Self::Other { scheme, .. } => scheme,
+            Self::Other(o) => o.scheme(),
         }
     }
 
@@ -115,7 +196,7 @@ impl Uri {
     pub fn is_supported_scheme(&self) -> bool {
         match self {
             Self::Sip(_) => true,
-            Self::Other { scheme, .. } => scheme.eq_ignore_ascii_case(b"tel"),
+            Self::Other(o) => o.scheme().eq_ignore_ascii_case(b"tel"),
         }
     }
 
@@ -123,11 +204,7 @@ impl Uri {
     pub fn write_to(&self, out: &mut BytesMut) {
         match self {
             Self::Sip(u) => u.write_to(out),
-            Self::Other { scheme, opaque } => {
-                out.extend_from_slice(scheme);
-                out.put_u8(b':');
-                out.extend_from_slice(opaque);
-            }
+            Self::Other(o) => out.extend_from_slice(&o.buf[o.start as usize..o.end as usize]),
         }
     }
 

@@ -37,6 +37,11 @@ impl Params {
         Self { raw }
     }
 
+    /// A borrowed view (what typed values hand out).
+    pub fn view(&self) -> ParamsRef<'_> {
+        ParamsRef { raw: &self.raw }
+    }
+
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
@@ -44,71 +49,27 @@ impl Params {
 
     /// Number of parameters.
     pub fn len(&self) -> usize {
-        self.iter().count()
+        self.view().len()
     }
 
     /// All parameters in order.
     pub fn iter(&self) -> ParamIter<'_> {
-        ParamIter { rest: &self.raw }
+        self.view().iter()
     }
 
     /// `Some(value)` if `name` is present (`Some(None)` for a flag such as `lr`).
     pub fn get(&self, name: &str) -> Option<Option<&[u8]>> {
-        let name = name.as_bytes();
-        if name.is_empty()
-            || name
-                .iter()
-                .any(|c| matches!(c, b'=' | b';' | b'"') || c.is_ascii_whitespace())
-        {
-            // never the trimmed name of an item; the general path decides
-            return self
-                .iter()
-                .find(|p| p.name.eq_ignore_ascii_case(name))
-                .map(|p| p.value);
-        }
-        // One scan: items are compared where they start, the rest of a
-        // non-matching item is skipped (the same items as `ParamIter`).
-        let b = &self.raw[..];
-        let mut i = 0;
-        loop {
-            let semi = if b.get(i) == Some(&b';') {
-                i
-            } else {
-                i + crate::charset::find(&b[i..], b';')?
-            };
-            let mut s = semi + 1;
-            while s < b.len() && b[s].is_ascii_whitespace() {
-                s += 1;
-            }
-            if b.len() - s >= name.len() && b[s..s + name.len()].eq_ignore_ascii_case(name) {
-                let mut k = s + name.len();
-                while k < b.len() && b[k].is_ascii_whitespace() {
-                    k += 1;
-                }
-                match b.get(k) {
-                    None | Some(b';') => return Some(None),
-                    Some(b'=') => {
-                        let end = item_end(b, k + 1);
-                        return Some(Some(trim(&b[k + 1..end])));
-                    }
-                    Some(_) => {}
-                }
-            }
-            i = item_end(b, s);
-            if i >= b.len() {
-                return None;
-            }
-        }
+        self.view().get(name)
     }
 
     /// The value of `name` with surrounding quotes removed, if present with a value.
     pub fn value(&self, name: &str) -> Option<&[u8]> {
-        self.get(name).flatten().map(unquote)
+        self.view().value(name)
     }
 
     /// Whether `name` is present.
     pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
+        self.view().contains(name)
     }
 
     /// Sets `name` (replacing an existing one in place).
@@ -147,6 +108,127 @@ impl Params {
     /// Writes `;name=value` for each parameter, as stored.
     pub fn write_to(&self, out: &mut BytesMut) {
         out.extend_from_slice(&self.raw);
+    }
+}
+
+/// Parameters borrowed from a [`Params`] or from a parsed value (a URI, a
+/// name-addr, a Via): the read side of [`Params`], without a reference count.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ParamsRef<'a> {
+    raw: &'a [u8],
+}
+
+impl<'a> ParamsRef<'a> {
+    /// Parameters over validated wire text (`;a=b;c`, or empty).
+    pub(crate) fn over(raw: &'a [u8]) -> Self {
+        Self { raw }
+    }
+
+    /// The wire text, as received (`;a=b;c`, or empty).
+    pub fn as_bytes(self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Number of parameters.
+    pub fn len(self) -> usize {
+        self.iter().count()
+    }
+
+    /// All parameters in order.
+    pub fn iter(self) -> ParamIter<'a> {
+        ParamIter { rest: self.raw }
+    }
+
+    /// An owned copy.
+    pub fn to_params(self) -> Params {
+        Params::from_raw(Bytes::copy_from_slice(self.raw))
+    }
+
+    /// `Some(value)` if `name` is present (`Some(None)` for a flag such as `lr`).
+    #[inline]
+    pub fn get(self, name: &str) -> Option<Option<&'a [u8]>> {
+        let name = name.as_bytes();
+        if name.is_empty()
+            || name
+                .iter()
+                .any(|c| matches!(c, b'=' | b';' | b'"') || c.is_ascii_whitespace())
+        {
+            // never the trimmed name of an item; the general path decides
+            return self
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(name))
+                .map(|p| p.value);
+        }
+        // One scan: items are compared where they start, the rest of a
+        // non-matching item is skipped (the same items as `ParamIter`).
+        let b = self.raw;
+        let mut i = 0;
+        loop {
+            let semi = if b.get(i) == Some(&b';') {
+                i
+            } else {
+                i + crate::charset::find(&b[i..], b';')?
+            };
+            let mut s = semi + 1;
+            while s < b.len() && b[s].is_ascii_whitespace() {
+                s += 1;
+            }
+            if b.len() - s >= name.len() && b[s..s + name.len()].eq_ignore_ascii_case(name) {
+                let mut k = s + name.len();
+                while k < b.len() && b[k].is_ascii_whitespace() {
+                    k += 1;
+                }
+                match b.get(k) {
+                    None | Some(b';') => return Some(None),
+                    Some(b'=') => {
+                        let end = item_end(b, k + 1);
+                        return Some(Some(trim(&b[k + 1..end])));
+                    }
+                    Some(_) => {}
+                }
+            }
+            i = item_end(b, s);
+            if i >= b.len() {
+                return None;
+            }
+        }
+    }
+
+    /// The value of `name` with surrounding quotes removed, if present with a value.
+    #[inline]
+    pub fn value(self, name: &str) -> Option<&'a [u8]> {
+        self.get(name).flatten().map(unquote)
+    }
+
+    /// Whether `name` is present.
+    pub fn contains(self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+impl fmt::Debug for ParamsRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Params({:?})", String::from_utf8_lossy(self.raw))
+    }
+}
+
+impl fmt::Display for ParamsRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(self.raw))
+    }
+}
+
+impl<'a> IntoIterator for ParamsRef<'a> {
+    type Item = Param<'a>;
+    type IntoIter = ParamIter<'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
     }
 }
 

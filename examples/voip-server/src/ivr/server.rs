@@ -383,7 +383,11 @@ impl IvrServer {
         let caller = request
             .from()
             .and_then(Result::ok)
-            .and_then(|f| f.uri.as_sip().and_then(|s| s.user.clone()))
+            .and_then(|f| {
+                f.uri()
+                    .as_sip()
+                    .and_then(|s| s.user().map(Bytes::copy_from_slice))
+            })
             .map(|u| String::from_utf8_lossy(&u).into_owned())
             .unwrap_or_default();
         let socket = match self.pool.bind() {

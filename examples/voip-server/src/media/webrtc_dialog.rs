@@ -47,7 +47,7 @@ fn target_of(transmit: &Transmit) -> Target {
 
 fn contact_uri(message: &Message) -> Option<Uri> {
     let contact = message.headers().typed::<Contact>()?.ok()?;
-    Some(contact.address()?.uri.clone())
+    Some(contact.address()?.uri().clone())
 }
 
 impl DialogTrace {
@@ -104,7 +104,7 @@ impl DialogTrace {
         let ours_on_top = self
             .invite_rr
             .iter()
-            .take_while(|r| is_ours(&r.uri))
+            .take_while(|r| is_ours(r.uri()))
             .count();
         let callee_side = self.answer_rr.len().saturating_sub(self.invite_rr.len());
         let to_callee_routes: Vec<&RecordRoute> =

@@ -713,7 +713,7 @@ impl SipCore {
         let to_user = request
             .to()
             .and_then(Result::ok)
-            .and_then(|t| user_of(&t.uri));
+            .and_then(|t| user_of(t.uri()));
         if to_user.as_deref() != Some(username.as_str()) {
             // one may only register one's own extension
             return self.respond(now, id, request, StatusCode::FORBIDDEN);
@@ -726,7 +726,7 @@ impl SipCore {
             Err(_) => return self.respond(now, id, request, StatusCode::SERVER_INTERNAL_ERROR),
         };
         if let Some(Ok(mut to)) = canonical.to() {
-            to.uri = aor;
+            to.set_uri(aor);
             canonical.headers.set_typed(&to);
         }
         let mut response = self.registrar.handle_register(now, &canonical, path);
@@ -771,7 +771,7 @@ impl SipCore {
             match request
                 .from()
                 .and_then(Result::ok)
-                .and_then(|f| user_of(&f.uri))
+                .and_then(|f| user_of(f.uri()))
             {
                 Some(user) => user,
                 None => return self.respond(now, id, &request, StatusCode::FORBIDDEN),
@@ -791,7 +791,7 @@ impl SipCore {
         let from_user = request
             .from()
             .and_then(Result::ok)
-            .and_then(|f| user_of(&f.uri));
+            .and_then(|f| user_of(f.uri()));
         if from_user.as_deref() != Some(username.as_str()) {
             return self.respond(now, id, &request, StatusCode::FORBIDDEN);
         }
@@ -887,7 +887,7 @@ impl SipCore {
         let uri: Uri = format!("sip:{number}@{host}").parse().ok()?;
         let identity_uri: Uri = identity.parse().ok()?;
         if let Some(Ok(mut from)) = request.from() {
-            from.uri = identity_uri;
+            from.set_uri(identity_uri);
             request.headers.set_typed(&from);
         }
         request.headers.remove(&Known::PAssertedIdentity.into());
@@ -950,7 +950,7 @@ impl SipCore {
         let destinations = bindings
             .iter()
             .map(|b| Destination {
-                uri: b.contact.uri.clone(),
+                uri: b.contact.uri().clone(),
                 target: voip_sip::transaction::Target {
                     protocol: b.source.protocol,
                     destination: b.source.remote,
@@ -996,7 +996,7 @@ impl SipCore {
                         request
                             .from()
                             .and_then(Result::ok)
-                            .and_then(|f| user_of(&f.uri))
+                            .and_then(|f| user_of(f.uri()))
                     });
                     if std::mem::take(&mut self.ivr_leg) {
                         self.ivr_calls.insert(call_id_of(request));
@@ -1004,7 +1004,7 @@ impl SipCore {
                     self.calls.push_back(CallEvent::Started {
                         call_id: call_id_of(request),
                         from: from.unwrap_or_default(),
-                        to: to.and_then(|t| user_of(&t.uri)).unwrap_or_default(),
+                        to: to.and_then(|t| user_of(t.uri())).unwrap_or_default(),
                         at: self.wall,
                     });
                 }
@@ -1022,7 +1022,7 @@ impl SipCore {
         let Some(sip) = uri.as_sip() else {
             return false;
         };
-        match &sip.host {
+        match &sip.host() {
             Host::Domain(d) => {
                 d.eq_ignore_ascii_case(self.domain.as_bytes())
                     || d.eq_ignore_ascii_case(b"localhost")
@@ -1070,7 +1070,7 @@ fn route_count(request: &Request) -> usize {
 
 /// The user part of a SIP URI, unescaped only as far as it is plain text.
 fn user_of(uri: &Uri) -> Option<String> {
-    let user = uri.as_sip()?.user.as_ref()?;
+    let user = uri.as_sip()?.user()?;
     std::str::from_utf8(user).ok().map(str::to_owned)
 }
 
@@ -1264,7 +1264,7 @@ mod tests {
         request.headers.set_typed(&cseq);
         let branch = format!("z9hG4bK{}", Rng::os().token(12));
         let mut via = request.via().unwrap().unwrap();
-        via.params.set("branch", Some(Bytes::from(branch)));
+        via.set_param("branch", Some(Bytes::from(branch)));
         request.headers.set_typed(&via);
     }
 
@@ -1554,7 +1554,7 @@ mod tests {
         let out = Net::request_to(&sent, CARRIER).expect("INVITE to the carrier");
         assert_eq!(out.uri.to_string(), format!("sip:5551234@{CARRIER}"));
         let from = out.from().unwrap().unwrap();
-        assert_eq!(from.uri.to_string(), format!("sip:5551000@{CARRIER}"));
+        assert_eq!(from.uri().to_string(), format!("sip:5551000@{CARRIER}"));
         assert_eq!(from.tag(), Some(&b"i1001"[..]));
         assert_eq!(
             out.headers.get(&Known::PAssertedIdentity.into()).unwrap(),

@@ -608,7 +608,7 @@ fn record_route_makes_in_dialog_requests_go_through_the_proxy() {
         reversed.reverse();
         assert_eq!(ra, reversed);
         assert!(
-            ra.iter().all(|r| r.uri.to_string().contains("192.0.2.2")),
+            ra.iter().all(|r| r.uri().to_string().contains("192.0.2.2")),
             "{ra:?}"
         );
         assert_eq!(

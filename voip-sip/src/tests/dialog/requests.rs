@@ -143,7 +143,7 @@ fn blind_transfer() {
     assert_eq!((dialog, replaces), (d10, None));
     assert_eq!(target, Sim::uri(2));
     let referred_by = referred_by.unwrap();
-    assert_eq!(referred_by.uri, Sim::uri(0));
+    assert_eq!(referred_by.uri(), &Sim::uri(0));
     let now = sim.now;
     sim.ua(1)
         .respond(now, id, StatusCode::ACCEPTED, None)

@@ -15,7 +15,6 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
 use voip_ivr::{Prompt, Target};
 use voip_sip::StatusCode;
 use voip_sip::Uri;
@@ -307,7 +306,7 @@ impl IvrServer {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'+')
         {
-            options.from.display_name = Some(Bytes::from(caller.to_owned()));
+            options.from.set_display_name(Some(caller));
         }
         let request = self.ua.invite(now, options).map_err(|e| e.to_string())?;
         tracing::info!(%agent, "ringing agent");
