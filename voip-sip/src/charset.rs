@@ -2,24 +2,31 @@
 //! parser tests a byte with a load and a mask.
 
 /// `token`.
-pub(crate) const TOKEN: u8 = 1;
+pub(crate) const TOKEN: u16 = 1;
 /// `unreserved` plus `%` (escapes are checked as ordinary characters).
-pub(crate) const UNRESERVED: u8 = 2;
+pub(crate) const UNRESERVED: u16 = 2;
 /// `user`: unreserved, escaped, user-unreserved.
-pub(crate) const USER: u8 = 4;
+pub(crate) const USER: u16 = 4;
 /// `password`.
-pub(crate) const PASSWORD: u8 = 8;
+pub(crate) const PASSWORD: u16 = 8;
 /// `paramchar`.
-pub(crate) const PARAM: u8 = 16;
+pub(crate) const PARAM: u16 = 16;
 /// `hname`/`hvalue` characters of URI headers.
-pub(crate) const URI_HEADER: u8 = 32;
+pub(crate) const URI_HEADER: u16 = 32;
 /// Host name characters (alphanumerics, `-`, `.`, `_`).
-pub(crate) const HOSTNAME: u8 = 64;
+pub(crate) const HOSTNAME: u16 = 64;
 /// Digits and `.` (an IPv4 address).
-pub(crate) const IPV4: u8 = 128;
+pub(crate) const IPV4: u16 = 128;
+/// A header parameter value as the header parsers take it unquoted:
+/// `token` plus `:`, `[`, `]`, `/` and `@` (hosts, IPv6 references).
+pub(crate) const PARAM_VALUE: u16 = 256;
+/// `token` characters and blanks (an unquoted display name).
+pub(crate) const TOKEN_OR_BLANK: u16 = 512;
+/// ASCII digits.
+pub(crate) const DIGIT: u16 = 1024;
 
-const fn table() -> [u8; 256] {
-    let mut t = [0u8; 256];
+const fn table() -> [u16; 256] {
+    let mut t = [0u16; 256];
     let mut i = 0;
     while i < 256 {
         let c = i as u8;
@@ -64,24 +71,27 @@ const fn table() -> [u8; 256] {
         if c.is_ascii_digit() || c == b'.' {
             f |= IPV4;
         }
+        if f & TOKEN != 0 || matches!(c, b':' | b'[' | b']' | b'/' | b'@') {
+            f |= PARAM_VALUE;
+        }
+        if f & TOKEN != 0 || matches!(c, b' ' | b'\t') {
+            f |= TOKEN_OR_BLANK;
+        }
+        if c.is_ascii_digit() {
+            f |= DIGIT;
+        }
         t[i] = f;
         i += 1;
     }
     t
 }
 
-static CLASS: [u8; 256] = table();
+static CLASS: [u16; 256] = table();
 
 /// Whether `c` is in `class` (one of the constants, or several or-ed).
 #[inline(always)]
-pub(crate) fn is(c: u8, class: u8) -> bool {
+pub(crate) fn is(c: u8, class: u16) -> bool {
     CLASS[usize::from(c)] & class != 0
-}
-
-/// Every class `c` belongs to.
-#[inline(always)]
-pub(crate) fn class(c: u8) -> u8 {
-    CLASS[usize::from(c)]
 }
 
 /// The first index of `byte` in `b`.
@@ -172,14 +182,50 @@ pub(crate) fn find2(b: &[u8], x: u8, y: u8) -> Option<usize> {
 
 /// Whether every byte of `b` is in `class`.
 #[inline]
-pub(crate) fn all(b: &[u8], class: u8) -> bool {
+pub(crate) fn all(b: &[u8], class: u16) -> bool {
     b.iter().all(|c| is(*c, class))
 }
 
 /// The classes every byte of `b` belongs to (the and of their flags).
 #[inline]
-pub(crate) fn common(b: &[u8]) -> u8 {
-    b.iter().fold(0xff, |acc, c| acc & CLASS[usize::from(*c)])
+pub(crate) fn common(b: &[u8]) -> u16 {
+    b.iter().fold(0xffff, |acc, c| acc & CLASS[usize::from(*c)])
+}
+
+/// Where the run of `class` bytes starting at `start` ends: the first index
+/// in `start..end` whose byte is not in `class`, or `end` (`end <= b.len()`).
+///
+/// Eight bytes at a time: their classes and-ed together say whether all
+/// eight are in `class` (a single class bit; for a union of classes the
+/// bytewise tail decides).
+#[inline(always)]
+pub(crate) fn run(b: &[u8], start: usize, end: usize, class: u16) -> usize {
+    run_common(b, start, end, class).0
+}
+
+/// [`run`], also returning the classes every byte of the run belongs to.
+#[inline(always)]
+pub(crate) fn run_common(b: &[u8], start: usize, end: usize, class: u16) -> (usize, u16) {
+    let b = &b[..end.min(b.len())];
+    let mut i = start;
+    let mut common = 0xffff;
+    while let Some(w) = b.get(i..i + 8) {
+        let k = w.iter().fold(0xffff, |acc, c| acc & CLASS[usize::from(*c)]);
+        if k & class == 0 {
+            break;
+        }
+        common &= k;
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        let k = CLASS[usize::from(c)];
+        if k & class == 0 {
+            break;
+        }
+        common &= k;
+        i += 1;
+    }
+    (i, common)
 }
 
 #[cfg(test)]
@@ -195,6 +241,50 @@ mod tests {
         assert!(all(b"192.0.2.1", IPV4) && !all(b"192.0.2.a", IPV4));
         assert_eq!(common(b"ab-1") & HOSTNAME, HOSTNAME);
         assert!(!is(b' ', TOKEN) && !is(0x80, TOKEN));
+    }
+
+    #[test]
+    fn run_matches_bytewise() {
+        let hay: Vec<u8> = (0..300u32)
+            .map(|i| (i as u8).wrapping_mul(101) ^ 0x33)
+            .collect();
+        for class in [
+            TOKEN,
+            USER,
+            PARAM,
+            HOSTNAME,
+            IPV4,
+            PARAM_VALUE,
+            DIGIT,
+            HOSTNAME | IPV4,
+        ] {
+            for start in [0, 1, 5, 8, 17] {
+                for len in [0, 3, 8, 9, 16, 40, 120] {
+                    let mut h = hay[..start + len].to_vec();
+                    // a run of class bytes, then whatever follows
+                    for (k, c) in h[start..]
+                        .iter_mut()
+                        .enumerate()
+                        .take(len.saturating_sub(2))
+                    {
+                        *c = (0u8..=255)
+                            .filter(|c| is(*c, class))
+                            .nth(k % 7)
+                            .unwrap_or(b'a');
+                    }
+                    let end = h.len();
+                    let want = (start..end).find(|i| !is(h[*i], class)).unwrap_or(end);
+                    let common = h[start..want]
+                        .iter()
+                        .fold(0xffff, |a, c| a & CLASS[usize::from(*c)]);
+                    assert_eq!(
+                        run_common(&h, start, end, class),
+                        (want, common),
+                        "{class} {start} {len}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::ops::{Deref, DerefMut};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::scan::{is_token_char, is_ws, params_range, skip_quoted, trim};
+use super::scan::{is_ws, params_range, skip_quoted, trim};
 use super::{HeaderError, TypedHeader};
 use crate::message::{HeaderName, Known};
 use crate::uri::{Params, ParamsRef, Uri};
@@ -156,10 +156,7 @@ impl NameAddr {
             }
         } else if b[pos] != b'<' {
             // an unquoted display name: tokens and whitespace up to '<'
-            let mut i = pos;
-            while i < end && (is_token_char(b[i]) || is_ws(b[i])) {
-                i += 1;
-            }
+            let i = crate::charset::run(b, pos, end, crate::charset::TOKEN_OR_BLANK);
             if i < end && b[i] == b'<' {
                 let (ds, de) = trim(b, pos, i);
                 if de > ds {

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::HeaderError;
+use crate::charset::{PARAM_VALUE, TOKEN, run};
 use crate::uri::Params;
 
 /// `token` characters.
@@ -176,9 +177,7 @@ pub(crate) fn params_range(
         }
         pos = skip_ws(b, pos + 1);
         let ns = pos;
-        while pos < b.len() && is_token_char(b[pos]) {
-            pos += 1;
-        }
+        pos = run(b, pos, b.len(), TOKEN);
         if pos == ns {
             return Err(bad);
         }
@@ -190,11 +189,7 @@ pub(crate) fn params_range(
             if b.get(pos) == Some(&b'"') {
                 pos = skip_quoted(b, pos).ok_or(bad)?;
             } else {
-                while pos < b.len()
-                    && (is_token_char(b[pos]) || matches!(b[pos], b':' | b'[' | b']' | b'/' | b'@'))
-                {
-                    pos += 1;
-                }
+                pos = run(b, pos, b.len(), PARAM_VALUE);
             }
             if pos == vs {
                 return Err(bad);

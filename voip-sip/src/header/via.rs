@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use bytes::{BufMut, Bytes, BytesMut};
 use voip_core::TransportProtocol;
 
-use super::scan::{is_token_char, is_ws, params_range};
+use super::scan::{is_ws, params_range};
 use super::{HeaderError, TypedHeader};
 use crate::message::{HeaderName, Known};
 use crate::uri::{Host, HostSlot, Params, ParamsRef, parse_host_slot, parse_ipv6};
@@ -288,12 +288,11 @@ impl fmt::Debug for Via {
     }
 }
 
-fn token(b: &[u8], mut pos: usize) -> (usize, usize) {
-    let s = pos;
-    while pos < b.len() && is_token_char(b[pos]) {
-        pos += 1;
-    }
-    (s, pos)
+fn token(b: &[u8], pos: usize) -> (usize, usize) {
+    (
+        pos,
+        crate::charset::run(b, pos, b.len(), crate::charset::TOKEN),
+    )
 }
 
 fn skip_ws(b: &[u8], mut pos: usize) -> usize {

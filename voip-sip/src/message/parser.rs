@@ -259,9 +259,7 @@ fn scan_headers(
             }
         }
         if known.is_none() {
-            while pos < b.len() && charset::is(b[pos], charset::TOKEN) {
-                pos += 1;
-            }
+            pos = charset::run(b, pos, b.len(), charset::TOKEN);
             ne = pos;
             while pos < b.len() && is_ws(b[pos]) {
                 pos += 1;

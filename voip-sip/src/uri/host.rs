@@ -133,16 +133,8 @@ pub(crate) fn parse_slot(
         Host::parse_bracketed(&b[pos..e])?;
         return Ok((HostSlot::V6, e));
     }
-    let mut i = pos;
-    let mut classes = 0xff;
-    while i < end {
-        let k = charset::class(b[i]);
-        if k & (charset::HOSTNAME | charset::IPV4) == 0 {
-            break;
-        }
-        classes &= k;
-        i += 1;
-    }
+    // IPv4 bytes (digits, '.') are host name bytes too
+    let (i, classes) = charset::run_common(b, pos, end, charset::HOSTNAME);
     if i == pos || (i < end && !is_end(b[i])) {
         return Err(UriError::Host);
     }

@@ -11,7 +11,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::host::{HostSlot, parse_slot, write_host};
 use super::{Host, Params, ParamsRef, UriError};
-use crate::charset::{PARAM, PASSWORD, URI_HEADER, USER, all, is};
+use crate::charset::{PARAM, PASSWORD, URI_HEADER, USER, all, run};
 
 /// A SIP or SIPS URI. Escaped parts are kept escaped, as received.
 ///
@@ -275,10 +275,7 @@ impl SipUri {
         let mut user_end = start;
         if let Some(at) = crate::charset::find(&b[pos..], b'@').map(|i| pos + i) {
             // user: USER characters up to ':' (then password) or '@'
-            let mut i = pos;
-            while i < at && is(b[i], USER) {
-                i += 1;
-            }
+            let i = run(b, pos, at, USER);
             if i == pos {
                 return Err(UriError::User);
             }
@@ -286,11 +283,7 @@ impl SipUri {
                 if b[i] != b':' {
                     return Err(UriError::User);
                 }
-                let mut j = i + 1;
-                while j < at && is(b[j], PASSWORD) {
-                    j += 1;
-                }
-                if j < at {
+                if run(b, i + 1, at, PASSWORD) < at {
                     return Err(UriError::User);
                 }
             }
@@ -322,18 +315,12 @@ impl SipUri {
             // name: PARAM characters, then optionally '=' and a value of
             // PARAM characters; the item ends at ';', '?' or the end
             let ns = pos + 1;
-            let mut i = ns;
-            while i < end && is(b[i], PARAM) {
-                i += 1;
-            }
+            let mut i = run(b, ns, end, PARAM);
             if i == ns {
                 return Err(UriError::Param);
             }
             if i < end && b[i] == b'=' {
-                i += 1;
-                while i < end && is(b[i], PARAM) {
-                    i += 1;
-                }
+                i = run(b, i + 1, end, PARAM);
             }
             if i < end && !matches!(b[i], b';' | b'?') {
                 return Err(UriError::Param);
