@@ -4,7 +4,8 @@
 //!
 //! `cargo bench -p voip-sip --bench parse_table` (set `PARSE_TABLE_SECS` to
 //! change the time per case, `PARSE_TABLE_ONLY=voip-sip` to run one parser,
-//! e.g. under a profiler).
+//! e.g. under a profiler; with `PARSE_TABLE_ITERS=N`, `PARSE_TABLE_MESSAGE=invite`
+//! counts one message).
 
 mod common;
 
@@ -43,8 +44,12 @@ fn main() {
         .and_then(|s| s.parse::<u64>().ok())
     {
         let only = std::env::var("PARSE_TABLE_ONLY").ok();
+        let message = std::env::var("PARSE_TABLE_MESSAGE").ok();
         let mut sum = 0u64;
-        for (_, raw) in common::MESSAGES {
+        for (name, raw) in common::MESSAGES {
+            if message.as_deref().is_some_and(|m| m != name) {
+                continue;
+            }
             let raw = Bytes::copy_from_slice(raw);
             for (parser, run) in common::PARSERS {
                 if only.as_deref().is_some_and(|o| o != parser) {

@@ -24,6 +24,8 @@ pub(crate) const PARAM_VALUE: u16 = 256;
 pub(crate) const TOKEN_OR_BLANK: u16 = 512;
 /// ASCII digits.
 pub(crate) const DIGIT: u16 = 1024;
+/// Bytes other than controls, space and DEL (a Call-ID, leniently).
+pub(crate) const VISIBLE: u16 = 2048;
 
 const fn table() -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -79,6 +81,9 @@ const fn table() -> [u16; 256] {
         }
         if c.is_ascii_digit() {
             f |= DIGIT;
+        }
+        if c > b' ' && c != 0x7f {
+            f |= VISIBLE;
         }
         t[i] = f;
         i += 1;

@@ -18,7 +18,7 @@ impl TypedHeader for CallId {
 
     fn parse_in(buf: &Bytes, start: usize, end: usize) -> Result<Self, HeaderError> {
         let b = buf[start..end].trim_ascii();
-        if b.is_empty() || b.iter().any(|c| *c <= b' ' || *c == 0x7f) {
+        if b.is_empty() || crate::charset::run(b, 0, b.len(), crate::charset::VISIBLE) < b.len() {
             return Err(HeaderError::Invalid("Call-ID"));
         }
         Ok(Self(if b.len() == buf.len() {

@@ -192,13 +192,17 @@ impl NameAddr {
         // the URI first, then the parameters (the order of the errors)
         let uri = Uri::parse_range(raw, uri_start, uri_end)?;
         let (ps, pe) = params_range(b, pos, end, what)?;
-        let off = |n: usize| u32::try_from(n).map_err(|_| HeaderError::Invalid(what));
+        // every offset is at most `end`: one check covers them all
+        if u32::try_from(end).is_err() {
+            return Err(HeaderError::Invalid(what));
+        }
+        let off = |n: usize| n as u32;
         let (ds, de) = display.unwrap_or((0, 0));
         Ok(Self {
             uri,
-            display: (off(ds)?, off(de)?),
+            display: (off(ds), off(de)),
             has_display: display.is_some(),
-            params: (off(ps)?, off(pe)?),
+            params: (off(ps), off(pe)),
         })
     }
 

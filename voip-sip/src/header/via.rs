@@ -358,19 +358,20 @@ impl TypedHeader for Via {
             port = Some(crate::uri::sip_port(&b[s..pos]).map_err(|_| HeaderError::Number(WHAT))?);
         }
         let params = params_range(b, pos, end, WHAT)?;
-        let off = |(s, e): (usize, usize)| match (u32::try_from(s), u32::try_from(e)) {
-            (Ok(s), Ok(e)) => Ok((s, e)),
-            _ => Err(HeaderError::Invalid(WHAT)),
-        };
+        // every offset is at most `end`: one check covers them all
+        if u32::try_from(end).is_err() {
+            return Err(bad);
+        }
+        let off = |(s, e): (usize, usize)| (s as u32, e as u32);
         Ok(Self {
             port,
             host_slot,
             buf: raw.clone(),
-            protocol: off(protocol)?,
-            version: off(version)?,
-            transport: off((ts, te))?,
-            host: off((hs, he))?,
-            params: off(params)?,
+            protocol: off(protocol),
+            version: off(version),
+            transport: off((ts, te)),
+            host: off((hs, he)),
+            params: off(params),
         })
     }
 

@@ -118,12 +118,16 @@ impl Uri {
     /// Parses the URI `raw[start..end]`; its parts are slices of `raw`.
     pub(crate) fn parse_range(raw: &Bytes, start: usize, end: usize) -> Result<Self, UriError> {
         let b = &raw[start..end];
-        // the usual schemes first (same result as the general path below)
-        if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"sip:") {
-            return SipUri::parse_range(raw, start + 4, end, false);
-        }
-        if b.len() >= 5 && b[..5].eq_ignore_ascii_case(b"sips:") {
-            return SipUri::parse_range(raw, start + 5, end, true);
+        // the usual schemes first (same result as the general path below):
+        // four bytes compared at once, letters in any case
+        if let Some(w) = b.first_chunk::<4>() {
+            let w = u32::from_le_bytes(*w) | 0x2020_2020;
+            if w == u32::from_le_bytes(*b"sip:") && b[3] == b':' {
+                return SipUri::parse_range(raw, start + 4, end, false);
+            }
+            if w == u32::from_le_bytes(*b"sips") && b.get(4) == Some(&b':') {
+                return SipUri::parse_range(raw, start + 5, end, true);
+            }
         }
         let colon = crate::charset::find(b, b':').ok_or(UriError::Scheme)?;
         let scheme = &b[..colon];

@@ -150,9 +150,10 @@ impl<'a> ParamsRef<'a> {
     }
 
     /// `Some(value)` if `name` is present (`Some(None)` for a flag such as `lr`).
-    #[inline]
+    #[inline(always)]
     pub fn get(self, name: &str) -> Option<Option<&'a [u8]>> {
         let name = name.as_bytes();
+        // (decided at compile time for a literal name)
         if name.is_empty()
             || name
                 .iter()
@@ -164,6 +165,11 @@ impl<'a> ParamsRef<'a> {
                 .find(|p| p.name.eq_ignore_ascii_case(name))
                 .map(|p| p.value);
         }
+        self.get_plain(name)
+    }
+
+    /// [`get`](Self::get) of a name without blanks, `=`, `;` or `"`.
+    fn get_plain(self, name: &[u8]) -> Option<Option<&'a [u8]>> {
         // One scan: items are compared where they start, the rest of a
         // non-matching item is skipped (the same items as `ParamIter`).
         let b = self.raw;

@@ -337,20 +337,24 @@ impl SipUri {
         if pos != end {
             return Err(UriError::Character);
         }
-        let off = |n: usize| u32::try_from(n).map_err(|_| UriError::Character);
+        // every offset is at most `end`: one check covers them all
+        if u32::try_from(end).is_err() {
+            return Err(UriError::Character);
+        }
+        let off = |n: usize| n as u32;
         // built in place in the `Uri` (no move of the parts afterwards)
         Ok(super::Uri::Sip(Self {
             secure,
             port,
             host_slot,
             buf: raw.clone(),
-            start: off(start)?,
-            user_end: off(user_end)?,
-            at: off(at)?,
-            host_end: off(host_end)?,
-            params_start: off(params_start)?,
-            params_end: off(params_end)?,
-            end: off(end)?,
+            start: off(start),
+            user_end: off(user_end),
+            at: off(at),
+            host_end: off(host_end),
+            params_start: off(params_start),
+            params_end: off(params_end),
+            end: off(end),
         }))
     }
 
