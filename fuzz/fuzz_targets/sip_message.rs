@@ -42,7 +42,22 @@ fn touch<H: TypedHeader>(headers: &Headers) {
     }
 }
 
+/// The parameters noted while parsing (Via `branch`, name-addr `tag`) read
+/// as a scan of the parameters reads them.
+fn noted_params(headers: &Headers) {
+    for via in headers.typed_all::<Via>().flatten() {
+        assert_eq!(via.branch(), via.params().value("branch"), "{via:?}");
+    }
+    for from in headers.typed_all::<From>().flatten() {
+        assert_eq!(from.tag(), from.params().value("tag"), "{from:?}");
+    }
+    for to in headers.typed_all::<To>().flatten() {
+        assert_eq!(to.tag(), to.params().value("tag"), "{to:?}");
+    }
+}
+
 fn touch_all(headers: &Headers) {
+    noted_params(headers);
     touch::<Accept>(headers);
     touch::<Allow>(headers);
     touch::<Authorization>(headers);

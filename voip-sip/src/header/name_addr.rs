@@ -7,7 +7,7 @@ use std::ops::{Deref, DerefMut};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::scan::{is_ws, params_range, skip_quoted, trim};
+use super::scan::{Found, is_ws, params_range_finding, skip_quoted, trim};
 use super::{HeaderError, TypedHeader};
 use crate::message::{HeaderName, Known};
 use crate::uri::{Params, ParamsRef, Uri};
@@ -27,6 +27,8 @@ pub struct NameAddr {
     has_display: bool,
     /// `;params` range in `uri.source()`.
     params: (u32, u32),
+    /// The `tag` parameter, as found when parsed.
+    tag: Found,
 }
 
 impl NameAddr {
@@ -37,6 +39,7 @@ impl NameAddr {
             display: (0, 0),
             has_display: false,
             params: (0, 0),
+            tag: Found::Absent,
         }
     }
 
@@ -120,6 +123,7 @@ impl NameAddr {
             display: d.unwrap_or((0, 0)),
             has_display: d.is_some(),
             params: (off(ps), off(pe)),
+            tag: Found::Unknown,
         }
     }
 
@@ -191,7 +195,7 @@ impl NameAddr {
         }
         // the URI first, then the parameters (the order of the errors)
         let uri = Uri::parse_range(raw, uri_start, uri_end)?;
-        let (ps, pe) = params_range(b, pos, end, what)?;
+        let ((ps, pe), tag) = params_range_finding(b, pos, end, what, b"tag")?;
         // every offset is at most `end`: one check covers them all
         if u32::try_from(end).is_err() {
             return Err(HeaderError::Invalid(what));
@@ -203,13 +207,17 @@ impl NameAddr {
             display: (off(ds), off(de)),
             has_display: display.is_some(),
             params: (off(ps), off(pe)),
+            tag,
         })
     }
 
     /// The `tag` parameter.
     #[inline]
     pub fn tag(&self) -> Option<&[u8]> {
-        self.params().value("tag")
+        let params = self.params();
+        self.tag
+            .value(params.as_bytes())
+            .unwrap_or_else(|()| params.value("tag"))
     }
 
     /// Sets the `tag` parameter.

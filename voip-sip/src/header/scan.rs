@@ -165,11 +165,61 @@ pub(crate) fn params_range(
     end: usize,
     what: &'static str,
 ) -> Result<(usize, usize), HeaderError> {
+    params_range_finding(b, pos, end, what, b"").map(|(range, _)| range)
+}
+
+/// What a parser learnt of one parameter while validating the list (so
+/// that reading it later, e.g. a Via `branch` or a From `tag`, costs no
+/// second scan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Found {
+    /// Not looked for (a value built by setters): scan when asked.
+    Unknown,
+    /// Not among the parameters.
+    Absent,
+    /// Present without value (`;lr`).
+    Flag,
+    /// Present; its value, as received (quotes included), at this offset
+    /// from the parameters' start and of this length.
+    Value(u16, u16),
+}
+
+impl Found {
+    /// The value (unquoted) from the parameters' text, or `None` when it is
+    /// absent or a flag; `Err(())` when it was not recorded.
+    #[inline]
+    pub(crate) fn value(self, params: &[u8]) -> Result<Option<&[u8]>, ()> {
+        match self {
+            Self::Unknown => Err(()),
+            Self::Absent | Self::Flag => Ok(None),
+            Self::Value(s, l) => {
+                let (s, l) = (usize::from(s), usize::from(l));
+                Ok(params.get(s..s + l).map(crate::uri::unquote))
+            }
+        }
+    }
+}
+
+/// [`params_range`], also noting the first parameter named `want` (any
+/// case; nothing is noted for an empty `want`).
+#[inline]
+pub(crate) fn params_range_finding(
+    b: &[u8],
+    pos: usize,
+    end: usize,
+    what: &'static str,
+    want: &[u8],
+) -> Result<((usize, usize), Found), HeaderError> {
     let b = &b[..end];
     let bad = HeaderError::Invalid(what);
     let mut pos = skip_ws(b, pos);
     let first = pos;
     let mut last = pos;
+    let mut found = if want.is_empty() {
+        Found::Unknown
+    } else {
+        Found::Absent
+    };
     // here `pos` is at a byte that is not a blank, or at the end
     while pos < b.len() {
         if b[pos] != b';' {
@@ -181,6 +231,9 @@ pub(crate) fn params_range(
         if pos == ns {
             return Err(bad);
         }
+        let wanted = found == Found::Absent
+            && pos - ns == want.len()
+            && b[ns..pos].eq_ignore_ascii_case(want);
         last = pos;
         pos = skip_ws(b, pos);
         if b.get(pos) == Some(&b'=') {
@@ -194,11 +247,19 @@ pub(crate) fn params_range(
             if pos == vs {
                 return Err(bad);
             }
+            if wanted {
+                found = match (u16::try_from(vs - first), u16::try_from(pos - vs)) {
+                    (Ok(s), Ok(l)) => Found::Value(s, l),
+                    _ => Found::Unknown,
+                };
+            }
             last = pos;
             pos = skip_ws(b, pos);
+        } else if wanted {
+            found = Found::Flag;
         }
     }
-    Ok((first, last))
+    Ok(((first, last), found))
 }
 
 #[inline(always)]
@@ -212,6 +273,30 @@ fn skip_ws(b: &[u8], mut pos: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_noted_parameter_reads_as_a_scan() {
+        for raw in [
+            ";branch=z9hG4bK1;rport",
+            " ; rport ; BRANCH = \"a;b\" ;branch=2",
+            ";branchx=1;branch",
+            ";x=\"branch=3\";branch=4",
+            ";tag=;x",
+            ";b=[2001:db8::1];branch=host:5060",
+            "",
+        ] {
+            let b = raw.as_bytes();
+            let Ok(((s, e), found)) = params_range_finding(b, 0, b.len(), "t", b"branch") else {
+                continue;
+            };
+            let params = crate::uri::ParamsRef::over(&b[s..e]);
+            assert_eq!(
+                found.value(params.as_bytes()),
+                Ok(params.value("branch")),
+                "{raw}"
+            );
+        }
+    }
 
     fn items(s: &'static str) -> Vec<String> {
         split_list(&Bytes::from_static(s.as_bytes()))

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use bytes::{BufMut, Bytes, BytesMut};
 use voip_core::TransportProtocol;
 
-use super::scan::{is_ws, params_range};
+use super::scan::{Found, is_ws, params_range_finding};
 use super::{HeaderError, TypedHeader};
 use crate::message::{HeaderName, Known};
 use crate::uri::{Host, HostSlot, Params, ParamsRef, parse_host_slot, parse_ipv6};
@@ -30,6 +30,8 @@ pub struct Via {
     transport: (u32, u32),
     host: (u32, u32),
     params: (u32, u32),
+    /// The `branch` parameter, as found when parsed.
+    branch: Found,
 }
 
 /// The magic cookie that marks an RFC 3261 branch.
@@ -164,6 +166,7 @@ impl Via {
             transport,
             host,
             params,
+            branch: Found::Unknown,
         }
     }
 
@@ -175,7 +178,10 @@ impl Via {
     /// The `branch` parameter.
     #[inline]
     pub fn branch(&self) -> Option<&[u8]> {
-        self.params().value("branch")
+        let params = self.params();
+        self.branch
+            .value(params.as_bytes())
+            .unwrap_or_else(|()| params.value("branch"))
     }
 
     /// Whether the branch starts with the RFC 3261 magic cookie.
@@ -357,7 +363,7 @@ impl TypedHeader for Via {
             }
             port = Some(crate::uri::sip_port(&b[s..pos]).map_err(|_| HeaderError::Number(WHAT))?);
         }
-        let params = params_range(b, pos, end, WHAT)?;
+        let (params, branch) = params_range_finding(b, pos, end, WHAT, b"branch")?;
         // every offset is at most `end`: one check covers them all
         if u32::try_from(end).is_err() {
             return Err(bad);
@@ -372,6 +378,7 @@ impl TypedHeader for Via {
             transport: off((ts, te)),
             host: off((hs, he)),
             params: off(params),
+            branch,
         })
     }
 
