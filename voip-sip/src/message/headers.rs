@@ -55,6 +55,13 @@ macro_rules! known_headers {
                 }
             }
 
+            /// `HeaderName::Known(self)` in static memory (what iteration
+            /// over stored lines points at).
+            fn name(self) -> &'static HeaderName {
+                static NAMES: &[HeaderName] = &[$(HeaderName::Known(Known::$variant),)*];
+                &NAMES[self as usize]
+            }
+
             fn from_compact(c: u8) -> Option<Self> {
                 $(
                     $(if c == $compact { return Some(Self::$variant); })?
@@ -264,18 +271,29 @@ impl HeaderRef<'_> {
     }
 }
 
-/// Where a stored value lies: a range of the parsed message (no reference
-/// count touched per header) or its own buffer (added or folded values).
-#[derive(Clone)]
-enum Value {
-    Span(u32, u32),
-    Owned(Bytes),
+/// A stored line's name: a known one (the usual case), or an index into
+/// [`Headers::names`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NameSlot {
+    Known(Known),
+    Other(u32),
 }
 
-#[derive(Clone)]
+/// Where a stored value lies: a range of the parsed message, or an index
+/// into [`Headers::values`] (added and folded values).
+#[derive(Clone, Copy)]
+enum ValueSlot {
+    Span(u32, u32),
+    Owned(u32),
+}
+
+/// One line: 20 bytes, no destructor (names and values that own a buffer
+/// live in the side lists, which a parsed message rarely needs). Small
+/// enough to be built in registers and stored once per line.
+#[derive(Clone, Copy)]
 struct Entry {
-    name: HeaderName,
-    value: Value,
+    name: NameSlot,
+    value: ValueSlot,
 }
 
 /// The headers of a message, in order.
@@ -285,9 +303,14 @@ struct Entry {
 /// and typed access slice the buffer.
 #[derive(Clone)]
 pub struct Headers {
-    /// The buffer `Value::Span`s index (empty for built messages).
+    /// The buffer `ValueSlot::Span`s index (empty for built messages).
     buf: Bytes,
     entries: Vec<Entry>,
+    /// Names other than the known ones (`NameSlot::Other` indexes it).
+    names: Vec<HeaderName>,
+    /// Values that own their buffer (`ValueSlot::Owned` indexes it). Lines
+    /// replaced or removed leave theirs here until `compact` runs.
+    values: Vec<Bytes>,
 }
 
 impl Default for Headers {
@@ -312,6 +335,8 @@ impl Headers {
         Self {
             buf,
             entries: Vec::with_capacity(n),
+            names: Vec::new(),
+            values: Vec::new(),
         }
     }
 
@@ -327,25 +352,45 @@ impl Headers {
 
     /// The buffer a value lies in and its range there.
     #[inline]
-    fn locate<'a>(&'a self, value: &'a Value) -> (&'a Bytes, usize, usize) {
+    fn locate(&self, value: ValueSlot) -> (&Bytes, usize, usize) {
         match value {
-            Value::Span(s, e) => (&self.buf, *s as usize, *e as usize),
-            Value::Owned(b) => (b, 0, b.len()),
+            ValueSlot::Span(s, e) => (&self.buf, s as usize, e as usize),
+            ValueSlot::Owned(i) => {
+                let b = &self.values[i as usize];
+                (b, 0, b.len())
+            }
         }
     }
 
     #[inline]
-    fn raw<'a>(&'a self, value: &'a Value) -> &'a [u8] {
+    fn raw(&self, value: ValueSlot) -> &[u8] {
         let (buf, s, e) = self.locate(value);
         &buf[s..e]
     }
 
-    fn view<'a>(&'a self, e: &'a Entry) -> HeaderRef<'a> {
-        let (source, s, end) = self.locate(&e.value);
+    fn name_of(&self, slot: NameSlot) -> &HeaderName {
+        match slot {
+            NameSlot::Known(k) => k.name(),
+            NameSlot::Other(i) => &self.names[i as usize],
+        }
+    }
+
+    fn view(&self, e: Entry) -> HeaderRef<'_> {
+        let (source, s, end) = self.locate(e.value);
         HeaderRef {
-            name: &e.name,
+            name: self.name_of(e.name),
             value: &source[s..end],
             source,
+        }
+    }
+
+    /// Whether a stored line carries `name`.
+    #[inline]
+    fn is(&self, slot: NameSlot, name: &HeaderName) -> bool {
+        match (slot, name) {
+            (NameSlot::Known(a), HeaderName::Known(b)) => a == *b,
+            (NameSlot::Other(i), HeaderName::Other(_)) => &self.names[i as usize] == name,
+            _ => false,
         }
     }
 
@@ -358,20 +403,21 @@ impl Headers {
     }
 
     #[inline]
-    fn first_entry(&self, name: &HeaderName) -> Option<&Entry> {
+    fn first_entry(&self, name: &HeaderName) -> Option<Entry> {
         if let HeaderName::Known(k) = name {
             // the common case: compare the enum tags only
             return self
                 .entries
                 .iter()
-                .find(|h| matches!(h.name, HeaderName::Known(x) if x == *k));
+                .find(|h| h.name == NameSlot::Known(*k))
+                .copied();
         }
-        self.entries.iter().find(|h| &h.name == name)
+        self.entries.iter().find(|h| self.is(h.name, name)).copied()
     }
 
     /// The first raw value of `name`.
     pub fn get(&self, name: &HeaderName) -> Option<&[u8]> {
-        self.first_entry(name).map(|e| self.raw(&e.value))
+        self.first_entry(name).map(|e| self.raw(e.value))
     }
 
     /// The first raw value of `name` as `Bytes` (sharing the message's
@@ -384,8 +430,8 @@ impl Headers {
     pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.entries
             .iter()
-            .filter(move |h| &h.name == name)
-            .map(|h| self.raw(&h.value))
+            .filter(move |h| self.is(h.name, name))
+            .map(|h| self.raw(h.value))
     }
 
     /// Every raw value of `name` as `Bytes` (sharing the message's buffer).
@@ -397,19 +443,22 @@ impl Headers {
 
     /// How many header lines carry `name`.
     pub fn count(&self, name: &HeaderName) -> usize {
-        self.entries.iter().filter(|h| &h.name == name).count()
+        self.entries
+            .iter()
+            .filter(|h| self.is(h.name, name))
+            .count()
     }
 
     /// Whether a header line carries `name`.
     pub fn contains(&self, name: &HeaderName) -> bool {
-        self.entries.iter().any(|h| &h.name == name)
+        self.entries.iter().any(|h| self.is(h.name, name))
     }
 
     /// The first value of a typed header (the first element of a list
     /// header), or `None` when absent.
     pub fn typed<H: TypedHeader>(&self) -> Option<Result<H, HeaderError>> {
         let e = self.first_entry(&H::NAME)?;
-        let (buf, s, end) = self.locate(&e.value);
+        let (buf, s, end) = self.locate(e.value);
         if H::LIST && has_top_level_comma(&buf[s..end]) {
             list_ranges(buf, s, end)
                 .next()
@@ -429,21 +478,40 @@ impl Headers {
         }
     }
 
+    /// The slot for a name, adding it to the side list if it is not a
+    /// known one.
+    fn name_slot(&mut self, name: HeaderName) -> NameSlot {
+        match name {
+            HeaderName::Known(k) => NameSlot::Known(k),
+            other => {
+                self.names.push(other);
+                NameSlot::Other(slot_index(self.names.len() - 1))
+            }
+        }
+    }
+
+    /// The slot for an owned value.
+    fn value_slot(&mut self, value: Bytes) -> ValueSlot {
+        self.values.push(value);
+        ValueSlot::Owned(slot_index(self.values.len() - 1))
+    }
+
     /// Appends a raw header line.
     pub fn push(&mut self, name: impl Into<HeaderName>, value: impl Into<Bytes>) {
-        self.entries.push(Entry {
-            name: name.into(),
-            value: Value::Owned(value.into()),
-        });
+        let name = self.name_slot(name.into());
+        let value = self.value_slot(value.into());
+        self.entries.push(Entry { name, value });
     }
 
     /// Appends a line whose value is `buf[start..end]` of the buffer given
     /// to [`over`](Self::over).
+    #[inline]
     pub(crate) fn push_span(&mut self, name: HeaderName, start: usize, end: usize) {
         let value = match (u32::try_from(start), u32::try_from(end)) {
-            (Ok(s), Ok(e)) => Value::Span(s, e),
-            _ => Value::Owned(self.buf.slice(start..end)),
+            (Ok(s), Ok(e)) => ValueSlot::Span(s, e),
+            _ => self.value_slot(self.buf.slice(start..end)),
         };
+        let name = self.name_slot(name);
         self.entries.push(Entry { name, value });
     }
 
@@ -459,13 +527,9 @@ impl Headers {
 
     /// Inserts a raw header line before every other line.
     pub fn prepend_raw(&mut self, name: impl Into<HeaderName>, value: impl Into<Bytes>) {
-        self.entries.insert(
-            0,
-            Entry {
-                name: name.into(),
-                value: Value::Owned(value.into()),
-            },
-        );
+        let name = self.name_slot(name.into());
+        let value = self.value_slot(value.into());
+        self.entries.insert(0, Entry { name, value });
     }
 
     /// Replaces every line of `H` with one line holding `header`, at the
@@ -476,27 +540,36 @@ impl Headers {
 
     /// Replaces every line of `name` with one line holding `value`.
     pub fn set(&mut self, name: HeaderName, value: impl Into<Bytes>) {
-        let value = Value::Owned(value.into());
-        match self.entries.iter().position(|h| h.name == name) {
+        let value = self.value_slot(value.into());
+        match self.entries.iter().position(|h| self.is(h.name, &name)) {
             Some(pos) => {
                 self.entries[pos].value = value;
                 let mut i = 0;
-                self.entries.retain(|h| {
-                    let keep = i <= pos || h.name != name;
-                    i += 1;
-                    keep
-                });
+                let entries = std::mem::take(&mut self.entries);
+                self.entries = entries
+                    .into_iter()
+                    .filter(|h| {
+                        let keep = i <= pos || !self.is(h.name, &name);
+                        i += 1;
+                        keep
+                    })
+                    .collect();
             }
-            None => self.entries.push(Entry { name, value }),
+            None => {
+                let name = self.name_slot(name);
+                self.entries.push(Entry { name, value });
+            }
         }
+        self.compact();
     }
 
     /// Replaces the value of the first line of `name`, keeping its place
     /// and the other lines; `false` when there is none.
     pub fn set_first(&mut self, name: &HeaderName, value: impl Into<Bytes>) -> bool {
-        match self.entries.iter_mut().find(|h| &h.name == name) {
-            Some(e) => {
-                e.value = Value::Owned(value.into());
+        match self.entries.iter().position(|h| self.is(h.name, name)) {
+            Some(pos) => {
+                self.entries[pos].value = self.value_slot(value.into());
+                self.compact();
                 true
             }
             None => false,
@@ -506,17 +579,56 @@ impl Headers {
     /// Removes every line of `name`; returns how many were removed.
     pub fn remove(&mut self, name: &HeaderName) -> usize {
         let before = self.entries.len();
-        self.entries.retain(|h| &h.name != name);
-        before - self.entries.len()
+        let entries = std::mem::take(&mut self.entries);
+        self.entries = entries
+            .into_iter()
+            .filter(|h| !self.is(h.name, name))
+            .collect();
+        let removed = before - self.entries.len();
+        if removed > 0 {
+            self.compact();
+        }
+        removed
     }
 
     /// Removes and returns the first line of `name`.
     pub fn remove_first(&mut self, name: &HeaderName) -> Option<Header> {
-        let pos = self.entries.iter().position(|h| &h.name == name)?;
-        let header = self.view(&self.entries[pos]).to_header();
+        let pos = self.entries.iter().position(|h| self.is(h.name, name))?;
+        let header = self.view(self.entries[pos]).to_header();
         self.entries.remove(pos);
+        self.compact();
         Some(header)
     }
+
+    /// Drops the side-list names and values no line refers to any more,
+    /// once they are the majority (a message edited over and over keeps
+    /// bounded memory).
+    fn compact(&mut self) {
+        let lines = self.entries.len();
+        if self.values.len() <= 2 * lines + 8 && self.names.len() <= 2 * lines + 8 {
+            return;
+        }
+        let (old_names, old_values) = (
+            std::mem::take(&mut self.names),
+            std::mem::take(&mut self.values),
+        );
+        for e in &mut self.entries {
+            if let NameSlot::Other(i) = e.name {
+                self.names.push(old_names[i as usize].clone());
+                e.name = NameSlot::Other(slot_index(self.names.len() - 1));
+            }
+            if let ValueSlot::Owned(i) = e.value {
+                self.values.push(old_values[i as usize].clone());
+                e.value = ValueSlot::Owned(slot_index(self.values.len() - 1));
+            }
+        }
+    }
+}
+
+/// A side-list index as stored (a message holds far fewer than 2^32 lines:
+/// the parser stops at `max_headers`).
+fn slot_index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 impl PartialEq for Headers {
@@ -551,7 +663,10 @@ pub struct Iter<'a> {
 
 impl fmt::Debug for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.name)
+        match self.name {
+            NameSlot::Known(k) => write!(f, "{k:?}"),
+            NameSlot::Other(i) => write!(f, "Other({i})"),
+        }
     }
 }
 
@@ -559,7 +674,7 @@ impl<'a> Iterator for Iter<'a> {
     type Item = HeaderRef<'a>;
 
     fn next(&mut self) -> Option<HeaderRef<'a>> {
-        self.entries.next().map(|e| self.headers.view(e))
+        self.entries.next().map(|e| self.headers.view(*e))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -569,7 +684,7 @@ impl<'a> Iterator for Iter<'a> {
 
 impl DoubleEndedIterator for Iter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.entries.next_back().map(|e| self.headers.view(e))
+        self.entries.next_back().map(|e| self.headers.view(*e))
     }
 }
 
@@ -617,8 +732,9 @@ impl<H: TypedHeader> Iterator for TypedValues<'_, H> {
                 }
                 self.items = None;
             }
-            let line = self.lines.by_ref().find(|h| h.name == H::NAME)?;
-            let (buf, s, e) = self.headers.locate(&line.value);
+            let headers = self.headers;
+            let line = self.lines.by_ref().find(|h| headers.is(h.name, &H::NAME))?;
+            let (buf, s, e) = headers.locate(line.value);
             if H::LIST {
                 self.items = Some((buf, list_ranges(buf, s, e)));
             } else {
