@@ -70,6 +70,9 @@ impl Side {
 /// What a B2BUA tells the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+// One event per call step, handed over once: boxing the INVITE would cost
+// an allocation per call for no gain.
+#[allow(clippy::large_enum_variant)]
 pub enum B2buaEvent {
     /// A new call on side A: [`B2bua::connect`] or [`B2bua::reject`].
     Incoming {
