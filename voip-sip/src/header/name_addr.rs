@@ -81,22 +81,7 @@ impl NameAddr {
         *self = Self::build(name.as_ref().map(AsRef::as_ref), &uri, &params);
     }
 
-    /// Sets or replaces a header parameter.
-    pub fn set_param(&mut self, name: &str, value: Option<Bytes>) {
-        let mut params = self.params().to_params();
-        params.set(name, value);
-        self.set_params(&params);
-    }
-
-    /// Removes a header parameter; returns whether it was there.
-    pub fn remove_param(&mut self, name: &str) -> bool {
-        let mut params = self.params().to_params();
-        let removed = params.remove(name);
-        if removed {
-            self.set_params(&params);
-        }
-        removed
-    }
+    crate::uri::param_setters!();
 
     /// Replaces all header parameters.
     pub fn set_params(&mut self, params: &Params) {

@@ -11,8 +11,8 @@ use bytes::{Bytes, BytesMut};
 
 pub use host::Host;
 pub(crate) use host::{HostSlot, parse_ipv6, parse_slot as parse_host_slot, write_host};
-pub(crate) use params::unquote;
 pub use params::{Param, ParamIter, Params, ParamsRef};
+pub(crate) use params::{param_setters, unquote};
 pub use sip::SipUri;
 pub(crate) use sip::parse_port as sip_port;
 

@@ -149,6 +149,20 @@ impl<'a> ParamsRef<'a> {
         Params::from_raw(Bytes::copy_from_slice(self.raw))
     }
 
+    /// An owned copy with `name` set to `value` (what the `set_param`
+    /// setters of parsed values write).
+    pub(crate) fn with(self, name: &str, value: Option<Bytes>) -> Params {
+        let mut p = self.to_params();
+        p.set(name, value);
+        p
+    }
+
+    /// An owned copy without `name`, or `None` when it is not there.
+    pub(crate) fn without(self, name: &str) -> Option<Params> {
+        let mut p = self.to_params();
+        p.remove(name).then_some(p)
+    }
+
     /// `Some(value)` if `name` is present (`Some(None)` for a flag such as `lr`).
     #[inline(always)]
     pub fn get(self, name: &str) -> Option<Option<&'a [u8]>> {
@@ -237,6 +251,25 @@ impl<'a> IntoIterator for ParamsRef<'a> {
         self.iter()
     }
 }
+
+/// `set_param` and `remove_param` for a parsed value that has `params()`
+/// and `set_params()` (URIs, name-addrs, Vias), written once.
+macro_rules! param_setters {
+    () => {
+        /// Sets or replaces a parameter (in a fresh buffer).
+        pub fn set_param(&mut self, name: &str, value: Option<bytes::Bytes>) {
+            let params = self.params().with(name, value);
+            self.set_params(&params);
+        }
+
+        /// Removes a parameter; returns whether it was there.
+        pub fn remove_param(&mut self, name: &str) -> bool {
+            let params = self.params().without(name);
+            params.map(|p| self.set_params(&p)).is_some()
+        }
+    };
+}
+pub(crate) use param_setters;
 
 fn write_param(out: &mut BytesMut, name: &[u8], value: Option<&[u8]>) {
     out.put_u8(b';');

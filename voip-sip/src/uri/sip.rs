@@ -145,22 +145,7 @@ impl SipUri {
         *self = self.rebuilt(|p| p.host = HostText::Host(host));
     }
 
-    /// Sets or replaces a parameter.
-    pub fn set_param(&mut self, name: &str, value: Option<Bytes>) {
-        let mut params = self.params().to_params();
-        params.set(name, value);
-        self.set_params(&params);
-    }
-
-    /// Removes a parameter; returns whether it was there.
-    pub fn remove_param(&mut self, name: &str) -> bool {
-        let mut params = self.params().to_params();
-        let removed = params.remove(name);
-        if removed {
-            self.set_params(&params);
-        }
-        removed
-    }
+    crate::uri::param_setters!();
 
     /// Replaces all parameters.
     pub fn set_params(&mut self, params: &Params) {
