@@ -243,16 +243,22 @@ pub fn register(server: &mut Server, ext: &str, port: u16) {
 
 /// 1002's UAS on `port` (registered from there first), `-lost` percent.
 pub fn start_callee(server: &mut Server, port: u16, lost: u32) -> Sipp {
+    start_callee_with(server, port, lost, "uas.xml")
+}
+
+/// [`start_callee`] running another UAS scenario of tests/sipp.
+pub fn start_callee_with(server: &mut Server, port: u16, lost: u32, scenario_file: &str) -> Sipp {
     register(server, "1002", port);
     let mut args = strings(&["-p", &port.to_string(), "-timeout", "900s"]);
     if lost > 0 {
         args.extend(strings(&["-lost", &lost.to_string()]));
         args.extend(strings(RFC_RETRANSMISSIONS));
     }
+    let name = format!("{}-1002", scenario_file.trim_end_matches(".xml"));
     let mut uas = Sipp::spawn(
-        "uas-1002",
+        &name,
         server.addr("sip-udp"),
-        &scenario("uas.xml"),
+        &scenario(scenario_file),
         &args,
     );
     uas.wait_bound(port);

@@ -16,6 +16,9 @@
 //! SQLite (the default); `..._with_postgres` runs the same flow against a
 //! PostgreSQL server the test starts and reads the rows back with psql.
 //!
+//! `the_agent_holds_and_resumes_the_bridged_caller` runs the same transfer
+//! with an agent that puts the caller on hold and back.
+//!
 //! `cargo build --release -p voip-server && cargo test -p voip-tests --test ivr_9999 -- --ignored --nocapture`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,7 +26,7 @@ use std::time::Duration;
 
 use voip_tests::postgres::Postgres;
 use voip_tests::rtp_probe::RtpProbe;
-use voip_tests::sipp::{Sipp, register, scenario, start_callee, stat};
+use voip_tests::sipp::{Sipp, register, scenario, start_callee, start_callee_with, stat};
 use voip_tests::{Server, TEST_USERS, free_udp_port, http_get, require_program, strings, wait_for};
 
 const IVR_CONFIG: &str = r#"
@@ -181,6 +184,57 @@ fn call_ivr(
     probe
 }
 
+/// Waits until the agent's registration reaches the IVR's view.
+fn wait_agent_online(server: &Server) {
+    let online = wait_for(Duration::from_secs(10), || {
+        let (_, body) = http_get(server.addr("http"), "/api/agents");
+        body.contains("\"extension\":\"1002\",\"status\":\"online\"")
+            .then_some(())
+    });
+    assert!(
+        online.is_some(),
+        "agent 1002 not online: {}",
+        http_get(server.addr("http"), "/api/agents").1
+    );
+}
+
+/// The sales agent puts the bridged caller on hold and back
+/// (tests/sipp/ivr_agent_hold.xml): both of its re-INVITEs are answered,
+/// the hold with `a=recvonly` and the resume with `a=sendrecv` (sipp checks
+/// the answers), and the call then ends as usual with the caller's BYE.
+#[test]
+#[ignore = "needs the release voip-server binary, sipp and espeak-ng or Piper; run with --ignored"]
+fn the_agent_holds_and_resumes_the_bridged_caller() {
+    if !require_program("sipp") {
+        return;
+    }
+    let mut server = Server::start_with_config(&format!("{TEST_USERS}{IVR_CONFIG}"));
+    let (caller_port, agent_port) = (free_udp_port(), free_udp_port());
+    let agent = start_callee_with(&mut server, agent_port, 0, "ivr_agent_hold.xml");
+    register(&mut server, "1001", caller_port);
+    wait_agent_online(&server);
+    // on the line for 9 s after the key: the agent's hold and resume fit
+    call_ivr(&mut server, "ivr_caller.xml", caller_port, &["-d", "9000"]);
+    let done = wait_for(Duration::from_secs(30), || {
+        stat(&agent.file(".csv"), "SuccessfulCall(C)").filter(|n| *n >= 1)
+    });
+    assert_eq!(
+        done,
+        Some(1),
+        "agent calls: {}\n{}\n{}",
+        agent.file(".csv"),
+        agent.file("_errors.log"),
+        voip_tests::sipp::tail(&server.log(), 40)
+    );
+    let log = server.log();
+    assert_eq!(
+        log.matches("agent re-offer answered").count(),
+        2,
+        "{}",
+        voip_tests::sipp::tail(&log, 40)
+    );
+}
+
 /// The whole flow; the records go to `pg` when given, else to SQLite.
 fn ivr_flow(pg: Option<&Postgres>) {
     let mut config = format!("{TEST_USERS}{IVR_CONFIG}");
@@ -192,17 +246,7 @@ fn ivr_flow(pg: Option<&Postgres>) {
     let (caller_port, agent_port) = (free_udp_port(), free_udp_port());
     let agent = start_callee(&mut server, agent_port, 0);
     register(&mut server, "1001", caller_port);
-    // the agent's registration reaches the IVR's view
-    let online = wait_for(Duration::from_secs(10), || {
-        let (_, body) = http_get(server.addr("http"), "/api/agents");
-        body.contains("\"extension\":\"1002\",\"status\":\"online\"")
-            .then_some(())
-    });
-    assert!(
-        online.is_some(),
-        "agent 1002 not online: {}",
-        http_get(server.addr("http"), "/api/agents").1
-    );
+    wait_agent_online(&server);
 
     // on the line after the key
     let probe = call_ivr(&mut server, "ivr_caller.xml", caller_port, &["-d", "9000"]);

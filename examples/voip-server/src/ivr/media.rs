@@ -44,6 +44,9 @@ pub enum MediaCommand {
     /// The caller moved its media or put the call on hold (a re-INVITE):
     /// send to this address from now on, `None`: nothing.
     CallerRemote(Option<SocketAddr>),
+    /// The agent moved its media or put the call on hold (a re-INVITE):
+    /// relay the caller's RTP to this address from now on, `None`: nothing.
+    AgentRemote(Option<SocketAddr>),
     /// Relay RTP between the caller and an agent from now on.
     Bridge {
         /// The agent leg's local socket (the address in our offer).
@@ -87,6 +90,7 @@ struct Bridge {
 enum TaskCommand {
     Bridge(Bridge),
     CallerRemote(Option<SocketAddr>),
+    AgentRemote(Option<SocketAddr>),
 }
 
 impl MediaHandle {
@@ -104,6 +108,9 @@ impl MediaHandle {
             MediaCommand::CallerRemote(remote) => {
                 self.clock.set_remote(self.call, remote);
                 let _ = self.commands.send(TaskCommand::CallerRemote(remote));
+            }
+            MediaCommand::AgentRemote(remote) => {
+                let _ = self.commands.send(TaskCommand::AgentRemote(remote));
             }
             MediaCommand::Bridge { socket, remote } => {
                 // the agent's RTP replaces ours
@@ -191,7 +198,8 @@ async fn run(
         .ok()
         .map(|config| RtpSession::new(config, Rng::os(), Instant::now()));
     let mut counted: u64 = 0;
-    let mut bridge: Option<(UdpSocket, SocketAddr)> = None;
+    // the agent leg, and where the agent wants RTP (`None`: on hold)
+    let mut bridge: Option<(UdpSocket, Option<SocketAddr>)> = None;
     // where the caller wants RTP (`None`: on hold); a re-INVITE moves it
     let mut caller_remote = media.remote;
     let mut rfc4733 = Rfc4733Receiver::new(media.telephone_event_rate);
@@ -204,12 +212,17 @@ async fn run(
             command = commands.recv() => match command {
                 None => break,
                 Some(TaskCommand::CallerRemote(remote)) => caller_remote = remote,
+                Some(TaskCommand::AgentRemote(remote)) => {
+                    if let Some((_, agent_remote)) = &mut bridge {
+                        *agent_remote = remote;
+                    }
+                }
                 Some(TaskCommand::Bridge(Bridge { socket, remote })) => {
                     let socket = socket
                         .set_nonblocking(true)
                         .and_then(|()| UdpSocket::from_std(socket));
                     match socket {
-                        Ok(socket) => bridge = Some((socket, remote)),
+                        Ok(socket) => bridge = Some((socket, Some(remote))),
                         Err(error) => tracing::warn!(call, %error, "agent RTP socket unusable"),
                     }
                 }
@@ -234,7 +247,9 @@ async fn run(
                     }
                 }
                 if let Some((agent, remote)) = &bridge {
-                    let _ = agent.send_to(datagram, *remote).await;
+                    if let Some(remote) = remote {
+                        let _ = agent.send_to(datagram, *remote).await;
+                    }
                     continue;
                 }
                 let Some(rtp) = parse(datagram) else { continue };

@@ -89,6 +89,9 @@ enum Stage {
         dialog: DialogId,
         /// Its extension.
         agent: String,
+        /// Offer/answer with the agent (its re-INVITEs: hold, resume, a
+        /// move); boxed, the other stages are small.
+        sdp: Box<SdpSession>,
     },
     /// Saying the busy prompt, then hanging up.
     Closing,
@@ -119,6 +122,27 @@ struct Call {
     stage: Stage,
     /// Offer/answer with the caller (re-INVITEs: hold, resume, a move).
     sdp: SdpSession,
+}
+
+/// The side of a call a dialog belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leg {
+    Caller,
+    Agent,
+}
+
+impl Call {
+    /// The offer/answer session of `dialog` in this call: the caller's, or
+    /// the agent's once bridged.
+    fn session(&mut self, dialog: DialogId) -> Option<(Leg, &mut SdpSession)> {
+        if self.caller_dialog == dialog {
+            return Some((Leg::Caller, &mut self.sdp));
+        }
+        match &mut self.stage {
+            Stage::Bridged { dialog: d, sdp, .. } if *d == dialog => Some((Leg::Agent, &mut **sdp)),
+            _ => None,
+        }
+    }
 }
 
 /// The IVR server (see the module docs).
@@ -483,12 +507,12 @@ impl IvrServer {
         self.drain_ivr(now, id);
     }
 
-    /// A re-INVITE or UPDATE in the caller's dialog (RFC 3264 §8): hold
-    /// (`sendonly`, `inactive`, `c=0.0.0.0`: we answer and stop sending),
-    /// resume, or a new address; without an offer, an UPDATE is a session
-    /// refresh (200 without body) and a re-INVITE gets our offer, answered
-    /// in the ACK. An offer we cannot take gets 488 and changes nothing.
-    /// The agent's dialog keeps its session: its re-offers get 488.
+    /// A re-INVITE or UPDATE in the caller's or, once bridged, the agent's
+    /// dialog (RFC 3264 §8): hold (`sendonly`, `inactive`, `c=0.0.0.0`: we
+    /// answer and stop sending to that side), resume, or a new address;
+    /// without an offer, an UPDATE is a session refresh (200 without body)
+    /// and a re-INVITE gets our offer, answered in the ACK. An offer we
+    /// cannot take gets 488 and changes nothing.
     fn reoffer(
         &mut self,
         now: Instant,
@@ -497,48 +521,80 @@ impl IvrServer {
         method: voip_sip::Method,
         body: Option<Body>,
     ) {
+        let is_update = method == voip_sip::Method::Update;
         let call = self
             .dialogs
             .get(&dialog)
-            .and_then(|c| self.calls.get_mut(c))
-            .filter(|c| c.caller_dialog == dialog);
-        let (status, answer) = match (call, body) {
-            (None, None) if method == voip_sip::Method::Update => (StatusCode::OK, None),
-            (None, _) => (StatusCode::NOT_ACCEPTABLE_HERE, None),
-            (Some(call), Some(offer)) => match answer_reoffer(&mut call.sdp, &offer.data) {
+            .and_then(|c| self.calls.get_mut(c));
+        let Some((call, (leg, sdp))) = call.and_then(|c| {
+            let call_id = c.call_id.clone();
+            c.session(dialog).map(|s| (call_id, s))
+        }) else {
+            let status = if is_update && body.is_none() {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_ACCEPTABLE_HERE
+            };
+            let _ = self.ua.respond(now, id, status, None);
+            return;
+        };
+        let (status, answer, moved) = match body {
+            Some(offer) => match answer_reoffer(sdp, &offer.data) {
                 Ok((answer, remote)) => {
-                    tracing::info!(call = %call.call_id, hold = remote.is_none(), "caller re-offer answered");
-                    call.media.send(MediaCommand::CallerRemote(remote));
-                    (StatusCode::OK, Some(Body::sdp(answer)))
+                    let hold = remote.is_none();
+                    match leg {
+                        Leg::Caller => {
+                            tracing::info!(call = %call, hold, "caller re-offer answered")
+                        }
+                        Leg::Agent => tracing::info!(call = %call, hold, "agent re-offer answered"),
+                    }
+                    (StatusCode::OK, Some(Body::sdp(answer)), Some(remote))
                 }
                 Err(reason) => {
-                    tracing::info!(call = %call.call_id, "caller re-offer refused: {reason}");
-                    (StatusCode::NOT_ACCEPTABLE_HERE, None)
+                    tracing::info!(call = %call, ?leg, "re-offer refused: {reason}");
+                    (StatusCode::NOT_ACCEPTABLE_HERE, None, None)
                 }
             },
-            (Some(_), None) if method == voip_sip::Method::Update => (StatusCode::OK, None),
-            (Some(call), None) => match call.sdp.create_offer() {
-                Ok(offer) => (StatusCode::OK, Some(Body::sdp(offer))),
-                Err(_) => (StatusCode::NOT_ACCEPTABLE_HERE, None),
+            None if is_update => (StatusCode::OK, None, None),
+            None => match sdp.create_offer() {
+                Ok(offer) => (StatusCode::OK, Some(Body::sdp(offer)), None),
+                Err(_) => (StatusCode::NOT_ACCEPTABLE_HERE, None, None),
             },
         };
+        if let Some(remote) = moved {
+            self.remote_moved(dialog, leg, remote);
+        }
         let _ = self.ua.respond(now, id, status, answer);
     }
 
+    /// Points one side's RTP at its new address (`None`: on hold).
+    fn remote_moved(&self, dialog: DialogId, leg: Leg, remote: Option<SocketAddr>) {
+        if let Some(call) = self.dialogs.get(&dialog).and_then(|c| self.calls.get(c)) {
+            call.media.send(match leg {
+                Leg::Caller => MediaCommand::CallerRemote(remote),
+                Leg::Agent => MediaCommand::AgentRemote(remote),
+            });
+        }
+    }
+
     /// The ACK of a 2xx: after an INVITE or re-INVITE without offer it
-    /// carries the caller's answer to ours. A new call whose ACK brings no
-    /// usable answer has no session: it is ended (RFC 3261 §13.2.1).
+    /// carries the answer to ours. A new call whose ACK brings no usable
+    /// answer has no session: it is ended (RFC 3261 §13.2.1); after a
+    /// re-INVITE the previous session stays in force.
     fn acked(&mut self, now: Instant, dialog: DialogId, answer: Option<Body>) {
         let Some(call) = self
             .dialogs
             .get(&dialog)
             .and_then(|c| self.calls.get_mut(c))
-            .filter(|c| c.caller_dialog == dialog && c.sdp.has_pending_offer())
         else {
             return;
         };
+        let call_id = call.call_id.clone();
+        let Some((leg, sdp)) = call.session(dialog).filter(|(_, s)| s.has_pending_offer()) else {
+            return;
+        };
         let remote = answer.and_then(|a| {
-            let negotiated = call.sdp.handle_answer(&a.data).ok()?;
+            let negotiated = sdp.handle_answer(&a.data).ok()?;
             let audio = negotiated
                 .iter()
                 .find(|m| m.accepted && m.kind == "audio")?;
@@ -549,14 +605,13 @@ impl IvrServer {
             })
         });
         match remote {
-            Some(remote) => call.media.send(MediaCommand::CallerRemote(remote)),
+            Some(remote) => self.remote_moved(dialog, leg, remote),
             None => {
-                call.sdp.rollback();
-                if call.sdp.local_description().is_none() {
-                    tracing::info!(call = %call.call_id, "late-offer call without answer in the ACK: ended");
+                sdp.rollback();
+                if sdp.local_description().is_none() {
+                    tracing::info!(call = %call_id, "late-offer call without answer in the ACK: ended");
                     let _ = self.ua.bye(now, dialog);
                 }
-                // else: the previous session stays in force
             }
         }
     }
@@ -757,6 +812,7 @@ impl IvrServer {
                 && let Stage::Bridged {
                     dialog: agent_dialog,
                     agent,
+                    ..
                 } = call.stage
             {
                 let _ = self.ua.bye(now, agent_dialog);

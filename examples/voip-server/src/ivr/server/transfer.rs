@@ -359,6 +359,7 @@ impl IvrServer {
                 call.stage = Stage::Bridged {
                     dialog,
                     agent: agent.clone(),
+                    sdp: Box::new(leg.sdp),
                 };
                 self.dialogs.insert(dialog, id);
                 self.agents.answered(&agent);
