@@ -35,6 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use voip_core::Rng;
 use voip_media::relay::{LegStats, RecordingEvent, RecordingOptions, RecordingWriter, Side};
+use voip_media::rtp::{CodecImpairment, RtpSession, RtpSessionConfig};
 use voip_media::webrtc::{
     BridgeConfig, BridgeEvent, FailReason, LocalCandidate, WebRtcAudioCodec, WebRtcBridge,
     WebRtcConfig,
@@ -228,6 +229,9 @@ struct PlainSocket {
     latched: Option<SocketAddr>,
     packets_in: u64,
     packets_out: u64,
+    /// Receive statistics of the phone's RTP (RFC 3550), for the E-model
+    /// MOS in the call record.
+    received: Option<RtpSession>,
 }
 
 #[derive(Debug)]
@@ -262,6 +266,18 @@ struct Task {
     low: u16,
     /// The recordings of bridged calls.
     writer: RecordingWriter,
+}
+
+/// The packet time the bridge's plain leg sends and expects.
+const PTIME: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Receive statistics for a G.711 leg (8 kHz clock).
+fn receive_stats() -> Option<RtpSession> {
+    RtpSessionConfig::default()
+        .clock_rate(8000)
+        .build()
+        .ok()
+        .map(|config| RtpSession::new(config, Rng::os(), Instant::now()))
 }
 
 fn codec_name(codec: WebRtcAudioCodec) -> &'static str {
@@ -408,6 +424,7 @@ impl Task {
                 latched: None,
                 packets_in: 0,
                 packets_out: 0,
+                received: receive_stats(),
             });
         }
         Err(format!("no free rtp port pair in {low}-{high}"))
@@ -520,11 +537,19 @@ impl Task {
                 stats.packets_out = leg.audio_sent;
                 codecs.map(|c| codec_name(c.0))
             } else {
+                let codec = codecs.map(|c| codec_name(c.1));
                 if let Some(p) = &slot.plain {
                     stats.packets_in = p.packets_in;
                     stats.packets_out = p.packets_out;
+                    // the phone's leg is G.711 (the bridge transcodes to Opus)
+                    if matches!(codec, Some("PCMU" | "PCMA")) {
+                        stats.quality = p
+                            .received
+                            .as_ref()
+                            .and_then(|r| r.quality(CodecImpairment::G711_PLC, PTIME));
+                    }
                 }
-                codecs.map(|c| codec_name(c.1))
+                codec
             };
             (codec.map(str::to_owned), stats)
         };
@@ -580,6 +605,11 @@ impl Task {
                 {
                     p.latched = Some(from);
                     p.packets_in += 1;
+                    if let Some(received) = &mut p.received
+                        && !bytes.get(1).is_some_and(|pt| (200..=204).contains(pt))
+                    {
+                        let _ = received.handle_rtp(now, bytes.clone());
+                    }
                 }
                 // rtcp-mux: RTCP packet types 200-204 on the RTP port (RFC 5761)
                 let is_rtcp = rtcp || bytes.get(1).is_some_and(|pt| (200..=204).contains(pt));

@@ -443,6 +443,13 @@ async fn browser_calls_a_pcmu_phone_and_audio_crosses_both_ways() {
         summary.legs[0].packets_in > 0 && summary.legs[1].packets_in > 0,
         "{summary:?}"
     );
+    // the phone's leg has its E-model MOS for the call record (the score
+    // itself depends on the machine's timing: only its range is checked)
+    let mos = summary.legs[1].quality.map(|q| q.mos);
+    assert!(
+        mos.is_some_and(|m| (1.0..=4.5).contains(&m)),
+        "phone leg MOS {mos:?}"
+    );
     // Recorded: left the browser (the caller), right the phone.
     check_recording(&dir, &summary, 440.0, 1000.0);
     assert!(anchor.end("call-w").await.is_none());
@@ -630,6 +637,13 @@ async fn a_pcmu_phone_calls_a_browser() {
     assert!(rms(&phone.heard[phone.heard.len() - 4000..]) > 1000.0);
     let summary = anchor.end("call-w").await.unwrap();
     assert_eq!(summary.codecs, [Some("PCMU".into()), Some("opus".into())]);
+    // the phone is the caller here: its MOS is the caller leg's
+    let mos = summary.legs[0].quality.map(|q| q.mos);
+    assert!(
+        mos.is_some_and(|m| (1.0..=4.5).contains(&m)) && summary.legs[1].quality.is_none(),
+        "caller (phone) MOS {mos:?}, callee {:?}",
+        summary.legs[1].quality
+    );
     // Left the phone (the caller), right the browser.
     check_recording(&dir, &summary, 1000.0, 440.0);
 }
