@@ -374,7 +374,12 @@ impl TypedHeader for Via {
         out.put_u8(b'/');
         out.extend_from_slice(self.transport());
         out.put_u8(b' ');
-        out.extend_from_slice(self.slice(self.host));
+        if self.host_slot == HostSlot::V6 {
+            // the standard form, as `host()` compares
+            crate::uri::write_host(&self.host(), out);
+        } else {
+            out.extend_from_slice(self.slice(self.host));
+        }
         if let Some(p) = self.port {
             out.put_u8(b':');
             out.extend_from_slice(p.to_string().as_bytes());

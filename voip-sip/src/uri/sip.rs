@@ -346,7 +346,14 @@ impl SipUri {
     /// Writes the URI.
     pub fn write_to(&self, out: &mut BytesMut) {
         out.extend_from_slice(if self.secure { b"sips:" } else { b"sip:" });
-        out.extend_from_slice(&self.buf[self.start as usize..self.host_end as usize]);
+        if self.host_slot == HostSlot::V6 {
+            // an IPv6 reference in its standard form (RFC 5952), as the
+            // decoded `host()` compares: equal URIs print the same
+            out.extend_from_slice(&self.buf[self.start as usize..self.at as usize]);
+            write_host(&self.host(), out);
+        } else {
+            out.extend_from_slice(&self.buf[self.start as usize..self.host_end as usize]);
+        }
         if let Some(p) = self.port {
             out.put_u8(b':');
             out.extend_from_slice(p.to_string().as_bytes());
@@ -441,6 +448,15 @@ mod tests {
             u.to_string(),
             "sips:alice:secret@Example.com:5061;transport=tcp;lr?subject=x"
         );
+    }
+
+    #[test]
+    fn ipv6_hosts_print_in_standard_form() {
+        let a = sip("sip:a@[2001:DB8:0::1]:5070;lr");
+        let b = sip("sip:a@[2001:db8::1]:5070;lr");
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "sip:a@[2001:db8::1]:5070;lr");
+        assert_eq!(a.to_string(), b.to_string());
     }
 
     #[test]
