@@ -401,6 +401,21 @@ pub fn free_tcp_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free TCP port on 127.0.0.1: {e}"))
 }
 
+/// Waits until `/api/agents` shows `extension` online (its registration
+/// reached the IVR's view); fails the test after 10 s.
+pub fn wait_agent_online(server: &Server, extension: &str) {
+    let want = format!("\"extension\":\"{extension}\",\"status\":\"online\"");
+    let online = wait_for(Duration::from_secs(10), || {
+        let (_, body) = http_get(server.addr("http"), "/api/agents");
+        body.contains(&want).then_some(())
+    });
+    assert!(
+        online.is_some(),
+        "agent {extension} not online: {}",
+        http_get(server.addr("http"), "/api/agents").1
+    );
+}
+
 /// `GET path` over HTTP/1.1 to `addr`; returns (status, body).
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let (status, body) = http_request(addr, "GET", path, None);

@@ -33,7 +33,9 @@ use voip_tests::baresip::{
     Ctrl, Phone, PhoneConfig, Report, SpeechSpan, frame_rms, json_str, parse_wav_channels,
     read_wav, speech_span, tone, tone_ratio, write_wav,
 };
-use voip_tests::{Server, TEST_USERS, TempDir, http_get, require_program, wait_for};
+use voip_tests::{
+    Server, TEST_USERS, TempDir, http_get, require_program, wait_agent_online, wait_for,
+};
 
 const IVR_CONFIG: &str = r#"
 [recording]
@@ -160,16 +162,7 @@ fn baresip_hears_prompt_presses_1_and_reaches_sales() {
     };
     register("1002", &mut agent_ctrl);
     register("1001", &mut caller_ctrl);
-    let online = wait_for(Duration::from_secs(10), || {
-        let (_, body) = http_get(server.addr("http"), "/api/agents");
-        body.contains("\"extension\":\"1002\",\"status\":\"online\"")
-            .then_some(())
-    });
-    assert!(
-        online.is_some(),
-        "agent 1002 not online: {}",
-        http_get(server.addr("http"), "/api/agents").1
-    );
+    wait_agent_online(&server, "1002");
     let prompt = cached_welcome(&server);
     let prompt_speech = speech_span(&prompt, 8000, LOUD).expect("the welcome prompt is silent");
 

@@ -27,7 +27,10 @@ use std::time::Duration;
 use voip_tests::postgres::Postgres;
 use voip_tests::rtp_probe::RtpProbe;
 use voip_tests::sipp::{Sipp, register, scenario, start_callee, start_callee_with, stat};
-use voip_tests::{Server, TEST_USERS, free_udp_port, http_get, require_program, strings, wait_for};
+use voip_tests::{
+    Server, TEST_USERS, free_udp_port, http_get, require_program, strings, wait_agent_online,
+    wait_for,
+};
 
 const IVR_CONFIG: &str = r#"
 [ivr]
@@ -184,20 +187,6 @@ fn call_ivr(
     probe
 }
 
-/// Waits until the agent's registration reaches the IVR's view.
-fn wait_agent_online(server: &Server) {
-    let online = wait_for(Duration::from_secs(10), || {
-        let (_, body) = http_get(server.addr("http"), "/api/agents");
-        body.contains("\"extension\":\"1002\",\"status\":\"online\"")
-            .then_some(())
-    });
-    assert!(
-        online.is_some(),
-        "agent 1002 not online: {}",
-        http_get(server.addr("http"), "/api/agents").1
-    );
-}
-
 /// The sales agent puts the bridged caller on hold and back
 /// (tests/sipp/ivr_agent_hold.xml): both of its re-INVITEs are answered,
 /// the hold with `a=recvonly` and the resume with `a=sendrecv` (sipp checks
@@ -212,7 +201,7 @@ fn the_agent_holds_and_resumes_the_bridged_caller() {
     let (caller_port, agent_port) = (free_udp_port(), free_udp_port());
     let agent = start_callee_with(&mut server, agent_port, 0, "ivr_agent_hold.xml");
     register(&mut server, "1001", caller_port);
-    wait_agent_online(&server);
+    wait_agent_online(&server, "1002");
     // on the line for 9 s after the key: the agent's hold and resume fit
     call_ivr(&mut server, "ivr_caller.xml", caller_port, &["-d", "9000"]);
     let done = wait_for(Duration::from_secs(30), || {
@@ -246,7 +235,7 @@ fn ivr_flow(pg: Option<&Postgres>) {
     let (caller_port, agent_port) = (free_udp_port(), free_udp_port());
     let agent = start_callee(&mut server, agent_port, 0);
     register(&mut server, "1001", caller_port);
-    wait_agent_online(&server);
+    wait_agent_online(&server, "1002");
 
     // on the line after the key
     let probe = call_ivr(&mut server, "ivr_caller.xml", caller_port, &["-d", "9000"]);
